@@ -1,0 +1,20 @@
+// Package sqlstore is the SQL implementation of storage.Store shared by the
+// SQLite and MySQL/MariaDB backends: the queries, the transaction and retry
+// discipline, the migration runner, and the DDL of both engines (schema/).
+//
+// A backend is a driver, a Dialect and a set of migrations: storage/sqlite
+// opens modernc.org/sqlite and passes SQLiteMigrations; storage/mysql opens
+// go-sql-driver/mysql and passes MySQLMigrations. Dialect holds only what
+// cannot be written portably: the upsert syntax and how to recognise a
+// key conflict or a retryable failure in the driver's errors. Queries use
+// "?" placeholders and plain database/sql with the …Context methods.
+//
+// Every change to a user's roster bumps that user's roster version
+// (XEP-0237) in the same transaction. DeleteUser removes every row keyed by
+// the user in one transaction; a table added for a new per-user store must
+// be added to the purge list in store.go (a test checks it).
+//
+// It must not import a driver (backends do), normalise usernames or JIDs
+// (callers pass PRECIS-normalised strings, stored and compared as bytes),
+// nor hold passwords: accounts carry SCRAM keys only (RFC 5802 §3).
+package sqlstore

@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped) so callers can test with
+// errors.Is.
+var (
+	ErrNotFound = errors.New("storage: not found")
+	ErrConflict = errors.New("storage: already exists")
+)
+
+// Credentials are the SCRAM keys of one account (RFC 5802 §3): never a
+// password nor a salted password. One salt and iteration count serve both
+// hash functions.
+type Credentials struct {
+	Salt       []byte
+	Iterations int
+	// SHA-1 (SCRAM-SHA-1) and SHA-256 (SCRAM-SHA-256) keys.
+	StoredKey1, ServerKey1     []byte
+	StoredKey256, ServerKey256 []byte
+}
+
+// Users stores accounts of the served domain, keyed by the PRECIS-normalised
+// localpart.
+type Users interface {
+	// CreateUser returns ErrConflict when the user exists.
+	CreateUser(ctx context.Context, username string, cred Credentials) error
+	// DeleteUser removes the account and everything stored for it (roster,
+	// subscription requests, and whatever later stores hold); ErrNotFound
+	// when absent.
+	DeleteUser(ctx context.Context, username string) error
+	// SetCredentials returns ErrNotFound when the user does not exist.
+	SetCredentials(ctx context.Context, username string, cred Credentials) error
+	// Credentials returns ErrNotFound when the user does not exist.
+	Credentials(ctx context.Context, username string) (Credentials, error)
+	UserExists(ctx context.Context, username string) (bool, error)
+	// ListUsers returns all usernames in ascending byte order.
+	ListUsers(ctx context.Context) ([]string, error)
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Subscription is the RFC 6121 subscription state of a roster item.
+type Subscription string
+
+const (
+	SubNone Subscription = "none"
+	SubTo   Subscription = "to"
+	SubFrom Subscription = "from"
+	SubBoth Subscription = "both"
+)
+
+// RosterItem is one contact in a user's roster. Contact is a bare JID in
+// canonical (PRECIS) string form.
+type RosterItem struct {
+	Contact      string
+	Name         string
+	Subscription Subscription
+	// Ask is true while the user's outbound subscription request is pending
+	// ("Pending Out" in RFC 6121 Appendix A).
+	Ask bool
+	// Approved is true when the user pre-approved the contact's subscription
+	// (RFC 6121 §3.4).
+	Approved bool
+	Groups   []string
+}
+
+// Rosters stores roster items with a per-user roster version (XEP-0237).
+// Every change to a user's roster increments that user's version by one; the
+// version of a user with no roster is 0.
+type Rosters interface {
+	// Roster returns the user's items (ordered by contact) and version.
+	Roster(ctx context.Context, user string) ([]RosterItem, int64, error)
+	// RosterItem returns ErrNotFound when the contact is not in the roster.
+	RosterItem(ctx context.Context, user, contact string) (RosterItem, error)
+	// PutRosterItem inserts or replaces the item and returns the new version.
+	PutRosterItem(ctx context.Context, user string, item RosterItem) (int64, error)
+	// DeleteRosterItem removes the item and returns the new version;
+	// ErrNotFound when absent (the version is unchanged then).
+	DeleteRosterItem(ctx context.Context, user, contact string) (int64, error)
+	RosterVersion(ctx context.Context, user string) (int64, error)
+}
+
+// SubscriptionRequest is an inbound presence subscription request that the
+// user has not answered yet ("Pending In"), kept so it can be delivered
+// again at the user's next login (RFC 6121 §3.1.3).
+type SubscriptionRequest struct {
+	Contact string // bare JID of the requester
+	Stanza  []byte // the presence stanza as it was delivered (with from)
+	Created time.Time
+}
+
+// SubscriptionRequests stores pending inbound subscription requests, one per
+// (user, contact).
+type SubscriptionRequests interface {
+	// PutSubscriptionRequest inserts or replaces the request.
+	PutSubscriptionRequest(ctx context.Context, user string, req SubscriptionRequest) error
+	// DeleteSubscriptionRequest is idempotent: deleting an absent request is
+	// not an error.
+	DeleteSubscriptionRequest(ctx context.Context, user, contact string) error
+	HasSubscriptionRequest(ctx context.Context, user, contact string) (bool, error)
+	// SubscriptionRequests returns the user's pending requests, oldest first.
+	SubscriptionRequests(ctx context.Context, user string) ([]SubscriptionRequest, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	Users
+	Rosters
+	SubscriptionRequests
+	// Close releases the backend's resources.
+	Close() error
+}

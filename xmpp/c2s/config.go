@@ -1,0 +1,79 @@
+package c2s
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/xmpp/router"
+)
+
+// Config configures the c2s server.
+type Config struct {
+	Domain string
+	TLS    *tls.Config // certificate for STARTTLS and direct TLS
+	Users  storage.Users
+	Router *router.Router
+	// Secret (≥16 bytes, stable across restarts) derives the fake SCRAM
+	// salts shown for unknown users, so they cannot be told from real ones.
+	Secret []byte
+
+	MaxStanzaBytes     int           // default 256 KiB
+	AuthTimeout        time.Duration // connect → bound resource; default 30s
+	OutboundQueueBytes int           // default 1 MiB
+	WriteTimeout       time.Duration // per flush; default 30s
+	MaxAuthAttempts    int           // failed SASL attempts per connection; default 3
+
+	// StreamFeatures are extra elements offered after authentication (e.g.
+	// roster versioning); each is a complete element.
+	StreamFeatures [][]byte
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxStanzaBytes <= 0 {
+		c.MaxStanzaBytes = 256 << 10
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 30 * time.Second
+	}
+	if c.OutboundQueueBytes <= 0 {
+		c.OutboundQueueBytes = 1 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.MaxAuthAttempts <= 0 {
+		c.MaxAuthAttempts = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Domain == "" {
+		errs = append(errs, errors.New("c2s: no domain"))
+	}
+	if c.TLS == nil {
+		errs = append(errs, errors.New("c2s: no TLS config"))
+	}
+	if c.Users == nil {
+		errs = append(errs, errors.New("c2s: no user store"))
+	}
+	if len(c.Secret) < 16 {
+		errs = append(errs, errors.New("c2s: secret must be at least 16 bytes"))
+	}
+	if c.Router == nil {
+		errs = append(errs, errors.New("c2s: no router"))
+	}
+	return errors.Join(errs...)
+}

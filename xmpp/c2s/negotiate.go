@@ -1,0 +1,291 @@
+package c2s
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/ringd/ringd/xmpp/router"
+	"github.com/ringd/ringd/xmpp/wire"
+)
+
+// negotiate runs the stream from its first header to a bound resource
+// (RFC 6120 §4.3): [STARTTLS], SASL, restart, bind.
+func (c *conn) negotiate() error {
+	if err := c.openStream(); err != nil {
+		return err
+	}
+	if !c.secure && c.ws == nil {
+		if err := c.startTLS(); err != nil {
+			return err
+		}
+		if err := c.openStream(); err != nil {
+			return err
+		}
+	}
+	if err := c.authenticate(); err != nil {
+		return err
+	}
+	c.dec.Restart()
+	if err := c.openStream(); err != nil {
+		return err
+	}
+	return c.bind()
+}
+
+// openStream reads the client's stream header, answers with ours and the
+// features of the current stage.
+func (c *conn) openStream() error {
+	var hdr wire.Header
+	var err error
+	if c.ws != nil {
+		hdr, err = c.readOpen()
+	} else {
+		hdr, err = c.dec.ReadHeader()
+	}
+	if err != nil {
+		// RFC 6120 §4.9.1.2: a header comes before any stream error.
+		c.streamID = newStreamID()
+		c.writeNow(c.headerBytes())
+		return err
+	}
+	c.streamID = newStreamID()
+	if err := c.writeNow(c.headerBytes()); err != nil {
+		return err
+	}
+	if c.ws == nil && hdr.NS != wire.NSClient {
+		return newStreamError("invalid-namespace", "content namespace must be jabber:client")
+	}
+	if hdr.Version != "1.0" {
+		return newStreamError("unsupported-version", "version 1.0 is required")
+	}
+	if to, err := jid.Parse(hdr.To); err != nil || to.String() != c.srv.cfg.Domain {
+		return newStreamError("host-unknown", "this server serves "+c.srv.cfg.Domain)
+	}
+	return c.writeNow(c.featuresBytes())
+}
+
+func (c *conn) headerBytes() []byte {
+	if c.ws != nil {
+		return []byte(`<open xmlns="` + wire.NSFraming + `" from="` + c.srv.cfg.Domain + `" id="` + c.streamID + `" version="1.0" xml:lang="en"/>`)
+	}
+	return []byte(`<?xml version='1.0'?><stream:stream xmlns="jabber:client" xmlns:stream="` + wire.NSStream +
+		`" from="` + c.srv.cfg.Domain + `" id="` + c.streamID + `" version="1.0" xml:lang="en">`)
+}
+
+func (c *conn) featuresBytes() []byte {
+	var b bytes.Buffer
+	if c.ws != nil {
+		b.WriteString(`<stream:features xmlns:stream="` + wire.NSStream + `">`)
+	} else {
+		b.WriteString(`<stream:features>`)
+	}
+	switch {
+	case !c.secure && c.ws == nil:
+		b.WriteString(`<starttls xmlns="` + nsTLS + `"><required/></starttls>`)
+	case c.username == "":
+		b.WriteString(`<mechanisms xmlns="` + nsSASL + `"><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism>`)
+		if c.secure {
+			b.WriteString(`<mechanism>PLAIN</mechanism>`)
+		}
+		b.WriteString(`</mechanisms>`)
+	default:
+		b.WriteString(`<bind xmlns="` + nsBind + `"/><session xmlns="` + nsSession + `"><optional/></session>`)
+		for _, f := range c.srv.cfg.StreamFeatures {
+			b.Write(f)
+		}
+	}
+	b.WriteString(`</stream:features>`)
+	return b.Bytes()
+}
+
+func (c *conn) streamErrorBytes(cond, text string) []byte {
+	var b []byte
+	if c.ws != nil {
+		b = append(b, `<stream:error xmlns:stream="`+wire.NSStream+`">`...)
+	} else {
+		b = append(b, `<stream:error>`...)
+	}
+	b = append(b, '<')
+	b = append(b, cond...)
+	b = append(b, ` xmlns="`+nsStreams+`"/>`...)
+	if text != "" {
+		b = append(b, `<text xmlns="`+nsStreams+`">`...)
+		b = wire.AppendEscaped(b, text)
+		b = append(b, `</text>`...)
+	}
+	b = append(b, `</stream:error>`...)
+	return append(b, c.closeBytes()...)
+}
+
+func (c *conn) closeBytes() []byte {
+	if c.ws != nil {
+		return []byte(`<close xmlns="` + wire.NSFraming + `"/>`)
+	}
+	return []byte(`</stream:stream>`)
+}
+
+// next reads the next top-level element during negotiation.
+func (c *conn) next() (*wire.Stanza, error) {
+	st, err := c.dec.Next()
+	if err != nil {
+		return nil, err
+	}
+	if c.ws != nil && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
+		return nil, errClientClosed
+	}
+	return st, nil
+}
+
+var errClientClosed = fmt.Errorf("c2s: client closed the stream: %w", errEOF)
+
+func (c *conn) startTLS() error {
+	st, err := c.next()
+	if err != nil {
+		return err
+	}
+	switch {
+	case string(st.NS) == nsTLS && string(st.Name) == "starttls":
+	case string(st.NS) == nsSASL && string(st.Name) == "auth":
+		c.writeNow([]byte(`<failure xmlns="` + nsSASL + `"><encryption-required/></failure>`))
+		return newStreamError("policy-violation", "STARTTLS is required")
+	default:
+		return newStreamError("not-authorized", "STARTTLS is required first")
+	}
+	if c.dec.Buffered() > 0 {
+		// Bytes sent after <starttls/> before the handshake would be
+		// processed as if they came over TLS (CVE-2011-0411 style).
+		return newStreamError("policy-violation", "data after starttls")
+	}
+	if err := c.writeNow([]byte(`<proceed xmlns="` + nsTLS + `"/>`)); err != nil {
+		return err
+	}
+	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		return fmt.Errorf("c2s: TLS handshake: %w", err)
+	}
+	c.nc = tc
+	c.secure = true
+	c.dec.Reset(tc)
+	c.bw.Reset(tc)
+	return nil
+}
+
+// saslFailure is written as <failure/> with the condition.
+func (c *conn) saslFailure(cond string) error {
+	return c.writeNow([]byte(`<failure xmlns="` + nsSASL + `"><` + cond + `/></failure>`))
+}
+
+func (c *conn) authenticate() error {
+	failures := 0
+	for {
+		st, err := c.next()
+		if err != nil {
+			return err
+		}
+		if string(st.NS) != nsSASL || string(st.Name) != "auth" {
+			return newStreamError("not-authorized", "authenticate first")
+		}
+		var auth struct {
+			Mechanism string `xml:"mechanism,attr"`
+			Data      string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal(st.Raw, &auth); err != nil {
+			return newStreamError("bad-format", "unreadable auth element")
+		}
+		ok, err := c.runSASL(auth.Mechanism, auth.Data)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		failures++
+		if failures >= c.srv.cfg.MaxAuthAttempts {
+			return newStreamError("policy-violation", "too many failed authentication attempts")
+		}
+	}
+}
+
+var errEOF = errors.New("EOF")
+
+// decodeSASL decodes a SASL payload: "=" is an empty response (RFC 6120
+// §6.4.2).
+func decodeSASL(s string) ([]byte, bool) {
+	s = string(bytes.TrimSpace([]byte(s)))
+	if s == "=" || s == "" {
+		return []byte{}, true
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+func encodeSASL(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func (c *conn) bind() error {
+	for {
+		st, err := c.next()
+		if err != nil {
+			return err
+		}
+		if st.Kind != wire.KindIQ {
+			return newStreamError("not-authorized", "bind a resource first")
+		}
+		p, ok := st.Payload()
+		if !ok || string(p.NS) != nsBind || string(st.Type) != "set" {
+			// Only binding is possible before a resource is bound.
+			c.writeNow(router.ErrorReply("iq", string(wire.Unescape(st.ID)), "", c.username+"@"+c.srv.cfg.Domain,
+				stanzaErr("not-allowed")))
+			continue
+		}
+		var req struct {
+			Resource string `xml:"bind>resource"`
+		}
+		if err := xml.Unmarshal(st.Raw, &req); err != nil {
+			c.writeNow(router.ErrorReply("iq", string(wire.Unescape(st.ID)), "", "", stanzaErr("bad-request")))
+			continue
+		}
+		id := string(wire.Unescape(st.ID))
+		res := req.Resource
+		if res == "" {
+			res = "ringd-" + newStreamID()[:10]
+		}
+		full, err := jid.New(c.username, c.srv.cfg.Domain, res)
+		if err != nil {
+			c.writeNow(router.ErrorReply("iq", id, "", "", stanzaErr("bad-request")))
+			continue
+		}
+		// The writer must run before the session is visible to others.
+		c.writerDone = make(chan struct{})
+		sess, err := c.srv.cfg.Router.Bind(full, c)
+		if errors.Is(err, router.ErrResourceLimit) {
+			c.writerDone = nil
+			c.writeNow(router.ErrorReply("iq", id, "", "", stanzaErr("resource-constraint")))
+			continue
+		} else if err != nil {
+			c.writerDone = nil
+			return fmt.Errorf("c2s: bind: %w", err)
+		}
+		c.sess = sess
+		c.log = c.log.With("jid", full.String())
+		go c.writeLoop()
+		res2 := []byte(`<iq type="result" id="`)
+		res2 = wire.AppendEscaped(res2, id)
+		res2 = append(res2, `"><bind xmlns="`+nsBind+`"><jid>`...)
+		res2 = wire.AppendEscaped(res2, full.String())
+		res2 = append(res2, `</jid></bind></iq>`...)
+		c.Deliver(res2)
+		c.log.Info("session bound")
+		return nil
+	}
+}

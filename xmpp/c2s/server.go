@@ -1,0 +1,189 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ringd/ringd/xmpp/wire"
+)
+
+// ErrServerClosed is returned by the Serve methods after Shutdown.
+var ErrServerClosed = errors.New("c2s: server closed")
+
+// Server accepts client connections on the listeners it is given.
+type Server struct {
+	cfg     Config
+	metrics *metrics
+	limits  wire.Limits
+
+	ctx    context.Context // parent of every connection's context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// New builds a server; it does no I/O.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg := cfg.TLS.Clone()
+	if tlsCfg.MinVersion < tls.VersionTLS12 {
+		tlsCfg.MinVersion = tls.VersionTLS12
+	}
+	cfg.TLS = tlsCfg
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       cfg,
+		metrics:   m,
+		limits:    wire.Limits{MaxStanzaBytes: cfg.MaxStanzaBytes}.WithDefaults(),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}, nil
+}
+
+// ServeSTARTTLS accepts connections on ln that start in plain text and must
+// negotiate STARTTLS. It blocks until ln fails or Shutdown is called.
+func (s *Server) ServeSTARTTLS(ln net.Listener) error { return s.serve(ln, "c2s", false) }
+
+// ServeDirectTLS accepts connections on ln that open with a TLS handshake
+// (XEP-0368).
+func (s *Server) ServeDirectTLS(ln net.Listener) error { return s.serve(ln, "c2s-tls", true) }
+
+func (s *Server) serve(ln net.Listener, name string, direct bool) error {
+	if !s.track(ln) {
+		return ErrServerClosed
+	}
+	defer s.untrack(ln)
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.cfg.Logger.Warn("accept failed; backing off", "listener", name, "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.metrics.accepted.WithLabelValues(name).Inc()
+		if direct {
+			nc = tls.Server(nc, s.cfg.TLS)
+		}
+		c := s.newConn(nc, name, direct)
+		if !s.add(c) {
+			nc.Close()
+			return ErrServerClosed
+		}
+		go func() {
+			defer s.remove(c)
+			c.serve()
+		}()
+	}
+}
+
+// ServeHTTP upgrades a request to an RFC 7395 WebSocket XMPP session.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serveWebSocket(w, r)
+}
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) add(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.metrics.connections.Inc()
+	return true
+}
+
+func (s *Server) remove(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.metrics.connections.Dec()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, ends every stream with the system-shutdown
+// stream error, and waits for the connections to finish or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close("system-shutdown")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,254 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/stanza"
+
+	"github.com/ringd/ringd/xmpp/wire"
+)
+
+// NSStanzas is the namespace of stanza error conditions.
+const NSStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+// NSSID is XEP-0359 unique and stable stanza IDs.
+const NSSID = "urn:xmpp:sid:0"
+
+var (
+	serviceUnavailable  = stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}
+	internalServerError = stanza.Error{Type: stanza.Cancel, Condition: stanza.InternalServerError}
+)
+
+// stanzaError maps a handler's error to what the requester is told; only
+// errors that are not stanza errors are ours to log.
+func (r *Router) stanzaError(ctx context.Context, err error) stanza.Error {
+	var se stanza.Error
+	if errors.As(err, &se) {
+		if se.Type == "" {
+			se.Type = DefaultErrorType(se.Condition)
+		}
+		return se
+	}
+	r.log.ErrorContext(ctx, "handler failed", "err", err)
+	return internalServerError
+}
+
+// DefaultErrorType is the error type RFC 6120 §8.3.3 names for a condition.
+func DefaultErrorType(c stanza.Condition) stanza.ErrorType {
+	switch c {
+	case stanza.BadRequest, stanza.JIDMalformed, stanza.NotAcceptable, stanza.PolicyViolation, stanza.Redirect, stanza.Gone:
+		return stanza.Modify
+	case stanza.Forbidden, stanza.NotAuthorized, stanza.RegistrationRequired, stanza.SubscriptionRequired:
+		return stanza.Auth
+	case stanza.ResourceConstraint, stanza.RecipientUnavailable, stanza.RemoteServerTimeout, stanza.UnexpectedRequest:
+		return stanza.Wait
+	}
+	return stanza.Cancel
+}
+
+// AppendError appends an <error/> element for se.
+func AppendError(dst []byte, se stanza.Error) []byte {
+	if se.Type == "" {
+		se.Type = DefaultErrorType(se.Condition)
+	}
+	dst = append(dst, `<error type="`...)
+	dst = append(dst, se.Type...)
+	dst = append(dst, `"><`...)
+	dst = append(dst, se.Condition...)
+	dst = append(dst, ` xmlns="`+NSStanzas+`"/>`...)
+	if t := se.Text[""]; t != "" {
+		dst = append(dst, `<text xmlns="`+NSStanzas+`">`...)
+		dst = wire.AppendEscaped(dst, t)
+		dst = append(dst, `</text>`...)
+	}
+	return append(dst, `</error>`...)
+}
+
+// bounce answers st, sent by s, with a stanza error (RFC 6120 §8.3.1): the
+// same kind and id, 'from' the intended recipient, type 'error'. Errors are
+// never answered with errors.
+func (r *Router) bounce(s *Session, st *wire.Stanza, se stanza.Error) {
+	if string(st.Type) == "error" {
+		return
+	}
+	r.metrics.bounced.WithLabelValues(string(se.Condition)).Inc()
+	name := st.Kind.String()
+	b := make([]byte, 0, 160+len(st.To)+len(s.full)+len(st.ID))
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, ` type="error"`...)
+	if st.ID != nil {
+		b = append(b, ` id="`...)
+		b = append(b, st.ID...) // still escaped as received
+		b = append(b, '"')
+	}
+	if st.To != nil {
+		b = append(b, ` from="`...)
+		b = append(b, st.To...)
+		b = append(b, '"')
+	} else {
+		b = append(b, ` from="`...)
+		b = append(b, s.bare...)
+		b = append(b, '"')
+	}
+	b = append(b, ` to="`...)
+	b = wire.AppendEscaped(b, s.full)
+	b = append(b, `">`...)
+	b = AppendError(b, se)
+	b = append(b, "</"...)
+	b = append(b, name...)
+	b = append(b, '>')
+	r.deliverOwn(s, b)
+}
+
+// bounceUnlessError bounces unless the stanza was itself an error.
+func (r *Router) bounceUnlessError(s *Session, st *wire.Stanza, isError bool, se stanza.Error) {
+	if !isError {
+		r.bounce(s, st, se)
+	}
+}
+
+func (r *Router) buildResult(iq *IQ, payload []byte) []byte {
+	b := make([]byte, 0, 96+len(iq.ID)+len(iq.Session.full)+len(payload))
+	b = append(b, `<iq type="result" id="`...)
+	b = wire.AppendEscaped(b, iq.ID)
+	b = append(b, '"')
+	if iq.HasTo {
+		b = append(b, ` from="`...)
+		b = wire.AppendEscaped(b, iq.To.String())
+		b = append(b, '"')
+	}
+	b = append(b, ` to="`...)
+	b = wire.AppendEscaped(b, iq.Session.full)
+	if len(payload) == 0 {
+		return append(b, `"/>`...)
+	}
+	b = append(b, `">`...)
+	b = append(b, payload...)
+	return append(b, `</iq>`...)
+}
+
+// deliver sends st to dst with from rewritten.
+func (r *Router) deliver(dst *Session, st *wire.Stanza, from string, insert []byte) {
+	b := make([]byte, 0, len(st.Raw)+len(from)+len(insert)+16)
+	r.send(dst, wire.AppendRewritten(b, st, from, insert))
+}
+
+// deliverMessage sends a message to one session, with a stanza-id.
+func (r *Router) deliverMessage(dst *Session, st *wire.Stanza, from string) {
+	r.send(dst, r.rewriteMessage(st, from, dst.bare))
+}
+
+// rewriteMessage stamps from and adds a XEP-0359 stanza-id assigned by the
+// recipient's account (by=bare). A stanza-id the sender put in is dropped,
+// so nobody can forge the server's.
+func (r *Router) rewriteMessage(st *wire.Stanza, from, bare string) []byte {
+	var idbuf [64]byte
+	insert := append(idbuf[:0], `<stanza-id xmlns="`+NSSID+`" id="`...)
+	insert = r.ids.append(insert)
+	insert = append(insert, `" by="`...)
+	insert = wire.AppendEscaped(insert, bare)
+	insert = append(insert, `"/>`...)
+	b := make([]byte, 0, len(st.Raw)+len(from)+len(insert)+16)
+	b = wire.AppendRewritten(b, st, from, insert)
+	if _, forged := st.Child(NSSID, "stanza-id"); forged {
+		b = stripChildren(b, st, from, insert)
+	}
+	return b
+}
+
+// stripChildren rebuilds a message without the sender's stanza-id
+// children. Rare, so it may allocate.
+func stripChildren(_ []byte, st *wire.Stanza, from string, insert []byte) []byte {
+	clean := make([]byte, 0, len(st.Raw))
+	last := 0
+	for i := 0; i < st.NumChildren; i++ {
+		ch := st.Children[i]
+		if string(ch.NS) == NSSID && string(ch.Name) == "stanza-id" {
+			clean = append(clean, st.Raw[last:ch.Start]...)
+			last = ch.End
+		}
+	}
+	clean = append(clean, st.Raw[last:]...)
+	d := wire.NewFramedDecoder(bytes.NewReader(clean), wire.Limits{MaxStanzaBytes: len(clean) + 1})
+	cst, err := d.Next()
+	if err != nil {
+		return nil
+	}
+	return wire.AppendRewritten(nil, cst, from, insert)
+}
+
+// send queues raw for dst and counts it.
+func (r *Router) send(dst *Session, raw []byte) {
+	if raw == nil {
+		return
+	}
+	if dst.conn.Deliver(raw) {
+		r.metrics.delivered.Inc()
+	} else {
+		r.metrics.undeliverable.Inc()
+	}
+}
+
+// deliverOwn sends a server-generated stanza to s.
+func (r *Router) deliverOwn(s *Session, raw []byte) { r.send(s, raw) }
+
+// Send queues a server-generated stanza for dst (features use it for
+// pushes and presence).
+func (r *Router) Send(dst *Session, raw []byte) { r.send(dst, raw) }
+
+// WithTo returns raw, a stanza without a 'to' attribute, with to="to"
+// added after the element name.
+func WithTo(raw []byte, to string) []byte {
+	i := 1
+	for i < len(raw) && !isNameEnd(raw[i]) {
+		i++
+	}
+	b := make([]byte, 0, len(raw)+len(to)+8)
+	b = append(b, raw[:i]...)
+	b = append(b, ` to="`...)
+	b = wire.AppendEscaped(b, to)
+	b = append(b, '"')
+	return append(b, raw[i:]...)
+}
+
+func isNameEnd(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '>'
+}
+
+// ErrorReply builds an error reply to a stanza a feature received: kind is
+// "iq", "message" or "presence".
+func ErrorReply(kind, id, from, to string, se stanza.Error) []byte {
+	b := make([]byte, 0, 160+len(id)+len(from)+len(to))
+	b = append(b, '<')
+	b = append(b, kind...)
+	b = append(b, ` type="error"`...)
+	if id != "" {
+		b = append(b, ` id="`...)
+		b = wire.AppendEscaped(b, id)
+		b = append(b, '"')
+	}
+	if from != "" {
+		b = append(b, ` from="`...)
+		b = wire.AppendEscaped(b, from)
+		b = append(b, '"')
+	}
+	b = append(b, ` to="`...)
+	b = wire.AppendEscaped(b, to)
+	b = append(b, `">`...)
+	b = AppendError(b, se)
+	b = append(b, "</"...)
+	b = append(b, kind...)
+	return append(b, '>')
+}
+
+// Bounce answers a stanza a feature received with a stanza error.
+func (r *Router) Bounce(s *Session, st *wire.Stanza, se stanza.Error) { r.bounce(s, st, se) }
+
+// Deliver sends st from the local session s to dst, with from stamped and
+// insert appended as the stanza's last child (nil for none).
+func (r *Router) Deliver(s *Session, dst *Session, st *wire.Stanza, insert []byte) {
+	r.deliver(dst, st, s.full, insert)
+}

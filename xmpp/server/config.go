@@ -1,0 +1,132 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Config is everything the server needs; cmd/ringd fills it from the TOML
+// file. The zero value of every field means "use the default" (see
+// withDefaults), so Config{} runs a working server for localhost.
+type Config struct {
+	Domain  string   // default "localhost"
+	Admins  []string // bare JIDs with admin rights; default admin@<domain>
+	DataDir string   // default "./data"
+
+	C2S       C2SConfig
+	WebSocket WebSocketConfig
+	TLS       TLSConfig
+	Storage   StorageConfig
+	Metrics   MetricsConfig
+	Limits    LimitsConfig
+
+	// Notices receives the one-time first-start message with the admin
+	// password; nil is os.Stdout.
+	Notices io.Writer
+}
+
+// C2SConfig configures client-to-server TCP listeners.
+type C2SConfig struct {
+	Listen    string // STARTTLS; default "127.0.0.1:5222"; "-" disables
+	ListenTLS string // direct TLS, XEP-0368; default "127.0.0.1:5223"; "-" disables
+}
+
+// WebSocketConfig configures the RFC 7395 listener.
+type WebSocketConfig struct {
+	Listen string // default "127.0.0.1:5280"; "-" disables
+	Path   string // default "/xmpp-websocket"
+}
+
+// TLSConfig names the certificate; both empty means a self-signed
+// certificate generated on first start under DataDir.
+type TLSConfig struct {
+	Cert string
+	Key  string
+}
+
+// StorageConfig selects the backend.
+type StorageConfig struct {
+	Driver string // "sqlite" (default) or "mysql"
+	// DSN for the driver; for sqlite the default is <DataDir>/ringd.db.
+	DSN string
+}
+
+// MetricsConfig configures the Prometheus listener.
+type MetricsConfig struct {
+	Listen string // default "127.0.0.1:9090"; "-" disables
+}
+
+// LimitsConfig bounds what one client may do.
+type LimitsConfig struct {
+	MaxStanzaBytes     int           // default 256 KiB
+	AuthTimeout        time.Duration // from connect to bound resource; default 30s
+	MaxResources       int           // sessions per account; default 10
+	OutboundQueueBytes int           // per-session queued bytes before the session is cut; default 1 MiB
+}
+
+// Disabled is the listen address that turns a listener off.
+const Disabled = "-"
+
+func (c Config) withDefaults() Config {
+	if c.Domain == "" {
+		c.Domain = "localhost"
+	}
+	if len(c.Admins) == 0 {
+		c.Admins = []string{"admin@" + c.Domain}
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.C2S.Listen == "" {
+		c.C2S.Listen = "127.0.0.1:5222"
+	}
+	if c.C2S.ListenTLS == "" {
+		c.C2S.ListenTLS = "127.0.0.1:5223"
+	}
+	if c.WebSocket.Listen == "" {
+		c.WebSocket.Listen = "127.0.0.1:5280"
+	}
+	if c.WebSocket.Path == "" {
+		c.WebSocket.Path = "/xmpp-websocket"
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = "sqlite"
+	}
+	if c.Metrics.Listen == "" {
+		c.Metrics.Listen = "127.0.0.1:9090"
+	}
+	if c.Limits.MaxStanzaBytes <= 0 {
+		c.Limits.MaxStanzaBytes = 256 << 10
+	}
+	if c.Limits.AuthTimeout <= 0 {
+		c.Limits.AuthTimeout = 30 * time.Second
+	}
+	if c.Limits.MaxResources <= 0 {
+		c.Limits.MaxResources = 10
+	}
+	if c.Limits.OutboundQueueBytes <= 0 {
+		c.Limits.OutboundQueueBytes = 1 << 20
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		errs = append(errs, errors.New("tls: cert and key must be given together"))
+	}
+	switch c.Storage.Driver {
+	case "sqlite", "mysql":
+	default:
+		errs = append(errs, fmt.Errorf("storage: unknown driver %q (want sqlite or mysql)", c.Storage.Driver))
+	}
+	if c.Storage.Driver == "mysql" && c.Storage.DSN == "" {
+		errs = append(errs, errors.New("storage: driver mysql needs a dsn"))
+	}
+	if c.Limits.MaxStanzaBytes < 10<<10 {
+		errs = append(errs, fmt.Errorf("limits: max_stanza_bytes %d is below the 10000 bytes RFC 6120 §13.12 requires", c.Limits.MaxStanzaBytes))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/storage/sqlite"
+	"github.com/ringd/ringd/xmpp/c2s"
+	"github.com/ringd/ringd/xmpp/router"
+	"github.com/ringd/ringd/xmpp/scram"
+)
+
+// Version is reported by XEP-0092; cmd/ringd sets it from its build.
+var defaultVersion = "dev"
+
+// Server is one ringd instance: listeners, router, features, store.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New validates cfg (after applying defaults) and builds the server. It
+// does no I/O: Run opens the store and the listeners.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: log}, nil
+}
+
+// OpenStore opens the storage backend cfg selects (after applying
+// defaults), running migrations. The CLI uses it to work on the same store
+// as a running server.
+func OpenStore(ctx context.Context, cfg Config) (storage.Store, error) {
+	cfg = cfg.withDefaults()
+	switch cfg.Storage.Driver {
+	case "sqlite":
+		path := cfg.Storage.DSN
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "ringd.db")
+		}
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("server: open sqlite store: %w", err)
+		}
+		return st, nil
+	case "mysql":
+		return nil, errors.New("server: the mysql driver is not available in this build yet")
+	}
+	return nil, fmt.Errorf("server: unknown storage driver %q", cfg.Storage.Driver)
+}
+
+// Run opens the store and listeners, serves until ctx is cancelled, then
+// shuts down gracefully. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	cfg := s.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("server: data dir: %w", err)
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := s.ensureAdmin(ctx, store); err != nil {
+		return err
+	}
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret"))
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	rt, err := router.New(router.Config{
+		Domain:       cfg.Domain,
+		Users:        store,
+		MaxResources: cfg.Limits.MaxResources,
+		Logger:       s.log.With("component", "router"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return err
+	}
+	streamFeatures, err := s.registerFeatures(rt, store, reg)
+	if err != nil {
+		return err
+	}
+	cs, err := c2s.New(c2s.Config{
+		Domain:             cfg.Domain,
+		TLS:                tlsCfg,
+		Users:              store,
+		Router:             rt,
+		Secret:             secret,
+		MaxStanzaBytes:     cfg.Limits.MaxStanzaBytes,
+		AuthTimeout:        cfg.Limits.AuthTimeout,
+		OutboundQueueBytes: cfg.Limits.OutboundQueueBytes,
+		StreamFeatures:     streamFeatures,
+		Logger:             s.log.With("component", "c2s"),
+		Registerer:         reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	var closers []func(context.Context) error
+	fail := func(err error) error {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i](shutCtx)
+		}
+		wg.Wait()
+		return err
+	}
+
+	if cfg.Metrics.Listen != Disabled {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := s.serveHTTP(hs, cfg.Metrics.Listen, "metrics", &wg, errc); err != nil {
+			return fail(err)
+		}
+		closers = append(closers, hs.Shutdown)
+	}
+	for _, l := range []struct {
+		addr, name string
+		serve      func(net.Listener) error
+	}{
+		{cfg.C2S.Listen, "c2s", cs.ServeSTARTTLS},
+		{cfg.C2S.ListenTLS, "c2s-tls", cs.ServeDirectTLS},
+	} {
+		if l.addr == Disabled {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fail(fmt.Errorf("server: listen %s on %s: %w", l.name, l.addr, err))
+		}
+		s.log.Info("listening", "listener", l.name, "addr", ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.serve(ln); err != nil && !errors.Is(err, c2s.ErrServerClosed) {
+				errc <- fmt.Errorf("server: %s: %w", l.name, err)
+			}
+		}()
+	}
+	closers = append(closers, cs.Shutdown)
+	if cfg.WebSocket.Listen != Disabled {
+		mux := http.NewServeMux()
+		mux.Handle(cfg.WebSocket.Path, cs)
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := s.serveHTTP(hs, cfg.WebSocket.Listen, "websocket", &wg, errc); err != nil {
+			return fail(err)
+		}
+		// Upgraded connections are the c2s server's; shut HTTP down first.
+		closers = append(closers[:len(closers)-1], hs.Shutdown, cs.Shutdown)
+	}
+	s.log.Info("ringd started", "domain", cfg.Domain, "data_dir", cfg.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		s.log.Error("listener failed; shutting down", "err", runErr)
+	}
+	s.log.Info("shutting down")
+	return fail(runErr)
+}
+
+func (s *Server) serveHTTP(hs *http.Server, addr, name string, wg *sync.WaitGroup, errc chan<- error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: listen %s on %s: %w", name, addr, err)
+	}
+	s.log.Info("listening", "listener", name, "addr", ln.Addr().String())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("server: %s: %w", name, err)
+		}
+	}()
+	return nil
+}
+
+// ensureAdmin creates the first admin account on an empty store and prints
+// its generated password once.
+func (s *Server) ensureAdmin(ctx context.Context, store storage.Users) error {
+	n, err := store.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("server: count users: %w", err)
+	}
+	if n > 0 || len(s.cfg.Admins) == 0 {
+		return nil
+	}
+	admin := s.cfg.Admins[0]
+	local, domain, ok := splitBare(admin)
+	if !ok || domain != s.cfg.Domain {
+		return nil
+	}
+	var b [15]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("server: admin password: %w", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(b[:])
+	cred, err := scram.NewCredentials(password, scram.DefaultIterations)
+	if err != nil {
+		return fmt.Errorf("server: admin credentials: %w", err)
+	}
+	if err := store.CreateUser(ctx, local, cred); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return nil
+		}
+		return fmt.Errorf("server: create admin: %w", err)
+	}
+	out := s.cfg.Notices
+	if out == nil {
+		out = os.Stdout
+	}
+	fmt.Fprintf(out, "ringd: created %s with password %s (shown only once; change it with `ringd user passwd %s`)\n", admin, password, admin)
+	return nil
+}
+
+func splitBare(j string) (local, domain string, ok bool) {
+	for i := 0; i < len(j); i++ {
+		if j[i] == '@' {
+			return j[:i], j[i+1:], i > 0 && i < len(j)-1
+		}
+	}
+	return "", "", false
+}
