@@ -62,7 +62,7 @@ func (c *testConn) Deliver(raw []byte) bool {
 func (c *testConn) Close(string) {}
 
 // take returns the summaries of what was delivered since the last take.
-func (c *testConn) take(t *testing.T) []string {
+func (c *testConn) take(t testing.TB) []string {
 	t.Helper()
 	c.mu.Lock()
 	got := c.got
@@ -83,7 +83,7 @@ type client struct {
 
 // env is a router with a real SQLite store and the presence feature.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	store   *sqlite.Store
 	r       *router.Router
@@ -99,7 +99,14 @@ type env struct {
 // users are the accounts every env has; frank does not exist.
 var users = []string{"alice", "bob", "carol", "dave", "eve"}
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the presence feature reading rosters from
+// rosters instead of the store (nil: the store).
+func newEnvWith(t testing.TB, rosters Rosters) *env {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringd.db"))
@@ -118,7 +125,10 @@ func newEnv(t *testing.T) *env {
 	}
 	clock := &testClock{t: t0}
 	reg := prometheus.NewRegistry()
-	p, err := New(Config{Router: r, Rosters: store, Registerer: reg, Now: clock.Now})
+	if rosters == nil {
+		rosters = store
+	}
+	p, err := New(Config{Router: r, Rosters: rosters, Registerer: reg, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
@@ -250,7 +260,7 @@ type delivered struct {
 
 // summarize renders a delivered stanza compactly:
 // "available alice/phone>bob show=away delay(example.com,2026-…)".
-func summarize(t *testing.T, raw []byte) string {
+func summarize(t testing.TB, raw []byte) string {
 	t.Helper()
 	var d delivered
 	if err := xml.Unmarshal(raw, &d); err != nil {

@@ -141,7 +141,10 @@ type current struct {
 
 // acquire returns s's state with its mutex held, or nil when s has ended.
 func (p *Presence) acquire(ctx context.Context, s *router.Session) *session {
-	v, _ := p.sessions.LoadOrStore(s, &session{s: s})
+	v, ok := p.sessions.Load(s)
+	if !ok {
+		v, _ = p.sessions.LoadOrStore(s, &session{s: s})
+	}
 	st := v.(*session)
 	st.mu.Lock()
 	if st.gone {

@@ -46,8 +46,8 @@ func errorf(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
 }
 
 // HandleIQ serves roster gets and sets (RFC 6121 §2) for the sender's own
-// roster; a roster IQ addressed to another account is forbidden (§2.1.5,
-// §2.3.3).
+// roster; a roster IQ addressed to another account is forbidden
+// (§2.3.3).
 func (r *Roster) HandleIQ(ctx context.Context, iq *router.IQ) ([]byte, error) {
 	s := iq.Session
 	if iq.Account() != s.BareString() {

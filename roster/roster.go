@@ -28,7 +28,7 @@ const (
 
 // StreamFeatures returns the stream features the roster feature adds to
 // c2s stream negotiation: roster versioning (XEP-0237) and subscription
-// pre-approval (RFC 6121 §3.4.1). Each is one complete element; the
+// pre-approval (RFC 6121 §3.4). Each is one complete element; the
 // slices are the caller's.
 func StreamFeatures() [][]byte {
 	return [][]byte{

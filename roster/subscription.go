@@ -37,8 +37,8 @@ func (r *Roster) HandleSubscription(ctx context.Context, p *router.Stanza) {
 	}
 	contact := p.To.Bare()
 	if contact.String() == s.BareString() {
-		// A user always has their own presence (RFC 6121 §4.2.2); there is
-		// no roster item for the own account.
+		// The server shares a user's presence with the user's own
+		// resources anyway; there is no roster item for the own account.
 		r.log.DebugContext(ctx, "subscription stanza to the own account ignored", "jid", s.FullString(), "type", p.Type)
 		return
 	}

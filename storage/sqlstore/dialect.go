@@ -36,6 +36,13 @@ type Dialect struct {
 	// succeed if run again from the start: lock contention, deadlock
 	// victims, serialisation failures. Store retries those a few times.
 	IsRetryable func(err error) bool
+	// SingleWriter is set for engines that admit one writing transaction
+	// at a time (SQLite). Store then queues its own writers on a channel,
+	// which wakes the next one the moment the previous commits, instead of
+	// letting them poll the engine's lock: SQLite's busy handler sleeps up
+	// to 100 ms between polls, and under load writers mostly sleep. Other
+	// processes writing the same file still wait through the busy timeout.
+	SingleWriter bool
 }
 
 func (d Dialect) validate() error {

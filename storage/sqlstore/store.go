@@ -16,6 +16,9 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 	q  queries
+	// writer holds a token while a write transaction runs, when the
+	// dialect is SingleWriter; nil otherwise.
+	writer chan struct{}
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -30,7 +33,11 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	return &Store{db: db, d: d, q: newQueries(d)}, nil
+	s := &Store{db: db, d: d, q: newQueries(d)}
+	if d.SingleWriter {
+		s.writer = make(chan struct{}, 1)
+	}
+	return s, nil
 }
 
 // DB returns the underlying handle, for tools (backup, migrations, health
@@ -86,6 +93,14 @@ const (
 // when the dialect calls the failure retryable. fn must not have effects
 // outside the transaction.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return s.tx(ctx, nil, fn)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 
 	"mellium.im/xmpp/jid"
 
@@ -142,7 +143,7 @@ func (c *conn) next() (*wire.Stanza, error) {
 	return st, nil
 }
 
-var errClientClosed = fmt.Errorf("c2s: client closed the stream: %w", errEOF)
+var errClientClosed = fmt.Errorf("c2s: client closed the stream: %w", io.EOF)
 
 func (c *conn) startTLS() error {
 	st, err := c.next()
@@ -211,8 +212,6 @@ func (c *conn) authenticate() error {
 		}
 	}
 }
-
-var errEOF = errors.New("EOF")
 
 // decodeSASL decodes a SASL payload: "=" is an empty response (RFC 6120
 // §6.4.2).

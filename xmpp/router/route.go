@@ -39,12 +39,12 @@ func (r *Router) Route(ctx context.Context, s *Session, st *wire.Stanza) {
 type target uint8
 
 const (
-	targetOwnAccount target = iota // no 'to', or the sender's bare JID
-	targetServer                   // the domain itself
-	targetAccount                  // another local account's bare JID
-	targetFull                     // a local full JID
-	targetDomainResource           // domain/resource: nobody lives there
-	targetRemote                   // another domain: no federation
+	targetOwnAccount     target = iota // no 'to', or the sender's bare JID
+	targetServer                       // the domain itself
+	targetAccount                      // another local account's bare JID
+	targetFull                         // a local full JID
+	targetDomainResource               // domain/resource: nobody lives there
+	targetRemote                       // another domain: no federation
 )
 
 func (r *Router) classify(s *Session, to jid.JID, hasTo bool) target {
