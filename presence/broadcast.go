@@ -11,14 +11,15 @@ import (
 )
 
 // available handles broadcast available presence: initial (RFC 6121 §4.2)
-// or subsequent (§4.4). st.mu is held.
-func (p *Presence) available(ctx context.Context, st *session, ps *router.Stanza) {
+// or subsequent (§4.4). It reports whether router.InitialPresenceSent is
+// due (the session's first initial presence). st.mu is held.
+func (p *Presence) available(ctx context.Context, st *session, ps *router.Stanza) (runInitial bool) {
 	s := st.s
 	prio, err := parsePriority(ps.St)
 	if err != nil {
 		p.log.DebugContext(ctx, "presence: bad priority", "jid", s.FullString(), "err", err)
 		p.router.Bounce(s, ps.St, badRequest)
-		return
+		return false
 	}
 	raw := rewrite(ps.St, s.FullString())
 	initial := st.cur.Load() == nil
@@ -35,13 +36,12 @@ func (p *Presence) available(ctx context.Context, st *session, ps *router.Stanza
 	}
 	p.fanout(s, raw, items, nil)
 	if !initial {
-		return // RFC 6121 §4.4.2: no probes for subsequent presence
+		return false // RFC 6121 §4.4.2: no probes for subsequent presence
 	}
 	p.answerProbes(ctx, s, items)
-	if !st.initialSent {
-		st.initialSent = true
-		p.router.InitialPresenceSent(ctx, s)
-	}
+	runInitial = !st.initialSent
+	st.initialSent = true
+	return runInitial
 }
 
 // unavailable handles broadcast unavailable presence (RFC 6121 §4.5).

@@ -22,7 +22,7 @@ func (p *Presence) directed(ctx context.Context, st *session, ps *router.Stanza)
 	}
 	// A nonexistent account, a resource that is not bound, or an account
 	// with no available resource: silently ignored (RFC 6121 §8.5.1,
-	// §8.5.2.2.1, §8.5.3.2.3), and nothing to take back later.
+	// §8.5.2.2.2, §8.5.3.2.2), and nothing to take back later.
 	n := 0
 	if d := p.recipients(key, bare); len(d) > 0 {
 		n = p.sendAll(d, rewrite(ps.St, st.s.FullString()))
@@ -39,8 +39,11 @@ func (p *Presence) directed(ctx context.Context, st *session, ps *router.Stanza)
 		return
 	}
 	if len(st.directed) >= p.maxDirected {
-		p.log.WarnContext(ctx, "presence: too many directed presence addressees; not remembered",
-			"jid", st.s.FullString(), "limit", p.maxDirected)
+		if !st.capWarned {
+			st.capWarned = true
+			p.log.WarnContext(ctx, "presence: too many directed presence addressees; no longer remembered",
+				"jid", st.s.FullString(), "limit", p.maxDirected)
+		}
 		return
 	}
 	if st.directed == nil {

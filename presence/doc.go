@@ -42,5 +42,5 @@
 // session's broadcast is delivered, so that a contact never sees an
 // available presence arrive after the unavailable one. No other mutex of
 // this package is ever taken while it is held, and the unbind hook never
-// waits for it (see session.release).
+// waits for it (see Presence.release).
 package presence

@@ -1,6 +1,8 @@
 package presence
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -181,5 +183,62 @@ func TestConvergence(t *testing.T) {
 	})
 	if left != 0 {
 		t.Errorf("states left after every alice session ended = %v, want 0", left)
+	}
+}
+
+func TestMaxDirected(t *testing.T) {
+	e := newEnv(t)
+	e.p.maxDirected = 1
+	e.bind("alice/phone")
+	e.bind("bob/1")
+	e.bind("eve/1")
+	e.send("bob/1", `<presence/>`)
+	e.send("eve/1", `<presence/>`)
+	e.takeAll()
+	e.send("alice/phone", `<presence to="bob@example.com"/>`)
+	e.send("alice/phone", `<presence to="eve@example.com"/>`)
+	e.unbind("alice/phone")
+	got := e.takeAll()
+	// Only bob, the first, was remembered.
+	want := map[string][]string{
+		"bob/1": {"available alice/phone>bob", "unavailable alice/phone>bob"},
+		"eve/1": {"available alice/phone>eve"},
+	}
+	if !equalDeliveries(got, want, true) {
+		t.Errorf("deliveries:%s\nwant:%s", formatDeliveries(got), formatDeliveries(want))
+	}
+}
+
+// failingRosters fails every read.
+type failingRosters struct{}
+
+func (failingRosters) Roster(context.Context, string) ([]storage.RosterItem, int64, error) {
+	return nil, 0, errors.New("disk on fire")
+}
+
+func (failingRosters) RosterItem(context.Context, string, string) (storage.RosterItem, error) {
+	return storage.RosterItem{}, errors.New("disk on fire")
+}
+
+// TestRosterUnavailable checks what a session gets when rosters cannot be
+// read: its own resources still see it, and it learns of the failure.
+func TestRosterUnavailable(t *testing.T) {
+	e := newEnvWith(t, failingRosters{})
+	e.bind("alice/laptop")
+	e.send("alice/laptop", `<presence/>`)
+	e.bind("alice/phone")
+	e.takeAll()
+	e.send("alice/phone", `<presence/>`)
+	got := e.takeAll()
+	want := map[string][]string{
+		"alice/phone": {
+			"available alice/phone>alice",
+			"error alice>alice/phone error=internal-server-error",
+			"available alice/laptop>alice/phone delay(example.com," + stamp(0) + ")",
+		},
+		"alice/laptop": {"available alice/phone>alice"},
+	}
+	if !equalDeliveries(got, want, false) {
+		t.Errorf("deliveries:%s\nwant:%s", formatDeliveries(got), formatDeliveries(want))
 	}
 }

@@ -94,16 +94,22 @@ func (p *Presence) HandlePresence(ctx context.Context, ps *router.Stanza) {
 	if st == nil {
 		return // the session has ended
 	}
-	defer p.release(ctx, st)
-	ctx, cancel := context.WithTimeout(ctx, p.storageTimeout)
-	defer cancel()
-	switch {
-	case ps.HasTo:
-		p.directed(ctx, st, ps)
-	case ps.Type == "":
-		p.available(ctx, st, ps)
-	default:
-		p.unavailable(ctx, st, ps)
+	initial := func() bool {
+		defer p.release(ctx, st)
+		switch {
+		case ps.HasTo:
+			p.directed(ctx, st, ps)
+		case ps.Type == "":
+			return p.available(ctx, st, ps)
+		default:
+			p.unavailable(ctx, st, ps)
+		}
+		return false
+	}()
+	if initial {
+		// Outside the session's lock: the hooks (pending subscription
+		// requests, offline messages) may do anything.
+		p.router.InitialPresenceSent(ctx, ps.Session)
 	}
 }
 
@@ -121,10 +127,12 @@ type session struct {
 	// unbound is set by the unbind hook; whoever holds mu finishes the
 	// unbind (see release).
 	unbound atomic.Bool
-	// initialSent records that router.InitialPresenceSent ran for the
-	// session; it runs once per session even if the session goes
+	// initialSent records that router.InitialPresenceSent is due or done
+	// for the session; it runs once per session even if the session goes
 	// unavailable and available again.
 	initialSent bool
+	// capWarned records that the MaxDirected warning was logged.
+	capWarned bool
 	// directed maps each JID (string) that got directed available presence
 	// from the session to its bare JID.
 	directed map[string]string
@@ -205,10 +213,8 @@ func (p *Presence) finishUnbind(ctx context.Context, st *session) {
 		return
 	}
 	// The session's own ctx may be cancelled by now; the broadcast must
-	// still happen.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.storageTimeout)
-	defer cancel()
-	p.goUnavailable(ctx, st, unavailableStanza(st.s.FullString()), false)
+	// still happen (storage calls still get their own timeout).
+	p.goUnavailable(context.WithoutCancel(ctx), st, unavailableStanza(st.s.FullString()), false)
 }
 
 // current returns the current presence of the session s, or nil.

@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func unbind(j string) step     { return step{unbind: j} }
 
 // stamp is the delay stamp of presence set n seconds after t0.
 func stamp(n int) string {
-	return t0.Add(time.Duration(n) * time.Second).Format("2006-01-02T15:04:05.000Z")
+	return fmt.Sprintf("2026-01-02T03:04:%02d.000Z", n)
 }
 
 // everyone is the usual set of available sessions: alice/laptop (set at
@@ -266,6 +267,23 @@ func TestPresence(t *testing.T) {
 					"available carol/1>alice/phone delay(example.com," + stamp(3) + ")",
 					"available carol/2>alice/phone delay(example.com," + stamp(4) + ")",
 					"available carol/2>alice/phone delay(example.com," + stamp(4) + ")",
+				},
+			},
+		},
+		{
+			name:   "a client's probe of its own account",
+			online: []string{"alice/phone", "alice/laptop", "alice/tablet"},
+			steps: []step{
+				send("alice/phone", `<presence type="probe"/>`),
+				send("alice/phone", `<presence type="probe" to="alice@example.com/tablet"/>`),
+				send("alice/phone", `<presence type="probe" to="example.com"/>`),
+			},
+			ordered: true,
+			want: map[string][]string{
+				"alice/phone": {
+					"available alice/laptop>alice/phone delay(example.com," + stamp(2) + ")",
+					"available alice/tablet>alice/phone delay(example.com," + stamp(3) + ")",
+					"available alice/tablet>alice/phone delay(example.com," + stamp(3) + ")",
 				},
 			},
 		},

@@ -41,6 +41,7 @@ func runServe(ctx context.Context, e env, cmd *command, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	cfg := s.server
 	cfg.Notices = e.stdout // the first start's admin password
+	cfg.Version = version
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err

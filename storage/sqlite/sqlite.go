@@ -82,6 +82,11 @@ func Dialect() sqlstore.Dialect {
 		Upsert:      sqlstore.UpsertOnConflict,
 		IsConflict:  isConflict,
 		IsRetryable: isRetryable,
+		// One writer at a time is SQLite's model; queueing in-process
+		// writers in Go cut the worst PutRosterItem latency of 8
+		// contending writers from 0.7–3.1 s to 0.25–0.6 s on a loaded
+		// 2-core machine.
+		SingleWriter: true,
 	}
 }
 

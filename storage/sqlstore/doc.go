@@ -5,9 +5,10 @@
 // A backend is a driver, a Dialect and a set of migrations: storage/sqlite
 // opens modernc.org/sqlite and passes SQLiteMigrations; storage/mysql opens
 // go-sql-driver/mysql and passes MySQLMigrations. Dialect holds only what
-// cannot be written portably: the upsert syntax and how to recognise a
-// key conflict or a retryable failure in the driver's errors. Queries use
-// "?" placeholders and plain database/sql with the …Context methods.
+// cannot be written portably: the upsert syntax, how to recognise a key
+// conflict or a retryable failure in the driver's errors, and whether the
+// engine admits only one writer at a time. Queries use "?" placeholders
+// and plain database/sql with the …Context methods.
 //
 // Every change to a user's roster bumps that user's roster version
 // (XEP-0237) in the same transaction. DeleteUser removes every row keyed by

@@ -169,3 +169,36 @@ func TestWriteRetries(t *testing.T) {
 		}
 	})
 }
+
+func TestSingleWriterHonoursContext(t *testing.T) {
+	d := Dialect{Name: "test", Upsert: UpsertOnConflict, SingleWriter: true,
+		IsConflict: func(error) bool { return false }, IsRetryable: func(error) bool { return false }}
+	s, err := New(openSQLite(t), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.write(t.Context(), func(*sql.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ran := false
+	err = s.write(ctx, func(*sql.Tx) error { ran = true; return nil })
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("write() while another holds the writer slot, ctx cancelled = %v (ran %v); want context.Canceled without running", err, ran)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("first write() = %v", err)
+	}
+	if err := s.write(t.Context(), func(*sql.Tx) error { return nil }); err != nil {
+		t.Errorf("write() after the slot is free = %v", err)
+	}
+}

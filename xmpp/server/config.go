@@ -22,6 +22,9 @@ type Config struct {
 	Metrics   MetricsConfig
 	Limits    LimitsConfig
 
+	// Version is what XEP-0092 reports; default "dev".
+	Version string
+
 	// Notices receives the one-time first-start message with the admin
 	// password; nil is os.Stdout.
 	Notices io.Writer
@@ -69,7 +72,13 @@ type LimitsConfig struct {
 // Disabled is the listen address that turns a listener off.
 const Disabled = "-"
 
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
+	if c.Version == "" {
+		c.Version = "dev"
+	}
 	if c.Domain == "" {
 		c.Domain = "localhost"
 	}

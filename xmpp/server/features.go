@@ -1,8 +1,12 @@
 package server
 
 import (
+	"log/slog"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringd/ringd/presence"
+	"github.com/ringd/ringd/roster"
 	"github.com/ringd/ringd/storage"
 	"github.com/ringd/ringd/xmpp/disco"
 	"github.com/ringd/ringd/xmpp/ping"
@@ -13,8 +17,31 @@ import (
 // registerFeatures plugs every feature into the router and returns the
 // stream features they add after authentication.
 func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg prometheus.Registerer) ([][]byte, error) {
+	var streamFeatures [][]byte
 	disco.Register(rt, "ringd")
 	ping.Register(rt)
-	version.Register(rt, "ringd", defaultVersion)
-	return nil, nil
+	version.Register(rt, "ringd", s.cfg.Version)
+	// XEP-0359: the router stamps stanza-ids on messages it delivers.
+	rt.AddFeature(router.ToAccount, router.NSSID)
+
+	ro, err := roster.New(roster.Config{Store: store, Logger: s.log.With("component", "roster")})
+	if err != nil {
+		return nil, err
+	}
+	ro.Register(rt)
+	streamFeatures = append(streamFeatures, roster.StreamFeatures()...)
+
+	if err := registerPresence(rt, store, reg, s.log.With("component", "presence")); err != nil {
+		return nil, err
+	}
+	return streamFeatures, nil
+}
+
+func registerPresence(rt *router.Router, store storage.Store, reg prometheus.Registerer, log *slog.Logger) error {
+	p, err := presence.New(presence.Config{Router: rt, Rosters: store, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	p.Register(rt)
+	return nil
 }

@@ -26,9 +26,6 @@ import (
 	"github.com/ringd/ringd/xmpp/scram"
 )
 
-// Version is reported by XEP-0092; cmd/ringd sets it from its build.
-var defaultVersion = "dev"
-
 // Server is one ringd instance: listeners, router, features, store.
 type Server struct {
 	cfg Config

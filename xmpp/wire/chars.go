@@ -1,6 +1,10 @@
 package wire
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
 
 // Byte classes for the scanner's inner loops. A set bit means "this byte
 // needs no further attention in that context", so each hot loop is a single
@@ -103,4 +107,66 @@ func isName(b []byte) bool {
 		i += n
 	}
 	return true
+}
+
+// Eight bytes at a time ("SWAR"): for runs of plain ASCII the scanner tests
+// a whole word per step. lowBytes(x, n) flags each byte of x below n, and
+// may also flag bytes above a flagged byte (the borrow carries upwards), so
+// the lowest flag is always exact.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func lowBytes(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs }
+
+func zeroBytes(x uint64) uint64 { return (x - ones) &^ x & highs }
+
+// stops flags the bytes of x that are controls, non-ASCII, or equal to one
+// of a, b, c.
+func stops(x uint64, a, b, c byte) uint64 {
+	return lowBytes(x, 0x20) | x&highs |
+		zeroBytes(x^(ones*uint64(a))) | zeroBytes(x^(ones*uint64(b))) | zeroBytes(x^(ones*uint64(c)))
+}
+
+// textRun returns the offset of the first byte at or after i that
+// character data cannot take without a closer look ('<', '&', ']',
+// controls, non-ASCII), or len(b).
+func textRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := stops(binary.LittleEndian.Uint64(b[i:]), '<', '&', ']'); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if class[b[i]]&cText == 0 {
+				return i
+			}
+			i++ // tab, newline, carriage return
+			continue
+		}
+		i += 8
+	}
+	for i < len(b) && class[b[i]]&cText != 0 {
+		i++
+	}
+	return i
+}
+
+// attrRun is textRun for attribute values: it stops at '<', '&', quotes,
+// controls and non-ASCII.
+func attrRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := stops(x, '<', '&', '\'') | zeroBytes(x^(ones*'"')); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if class[b[i]]&cAttr == 0 {
+				return i
+			}
+			i++
+			continue
+		}
+		i += 8
+	}
+	for i < len(b) && class[b[i]]&cAttr != 0 {
+		i++
+	}
+	return i
 }

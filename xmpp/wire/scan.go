@@ -32,10 +32,7 @@ func (d *Decoder) scanElem(b []byte) (int, status) {
 		}
 	}
 	for {
-		for p < len(b) && class[b[p]]&cText != 0 {
-			p++
-		}
-		if p == len(b) {
+		if p = textRun(b, p); p == len(b) {
 			d.pos = p
 			return 0, stMore
 		}
@@ -324,10 +321,18 @@ func (d *Decoder) parseTag(b []byte, p, maxAttrs int) (t tag, q byte, st status)
 		if i == ws {
 			return t, 0, d.fail(CondNotWellFormed, i, "missing whitespace before attribute")
 		}
-		if len(d.attrs) >= maxAttrs {
+		n := len(d.attrs)
+		if n >= maxAttrs {
 			return t, 0, d.fail(CondPolicyViolation, i, "too many attributes")
 		}
-		a := attr{ws: ws, name: i}
+		// Filled in place: copying a finished attr into the slice costs
+		// more than all the scanning of a short attribute.
+		if n == cap(d.attrs) {
+			d.attrs = append(d.attrs, attr{})
+		}
+		d.attrs = d.attrs[:n+1]
+		a := &d.attrs[n]
+		*a = attr{ws: ws, name: i}
 		if i, a.colon, st = d.qname(b, i); st != stOK {
 			return t, 0, st
 		}
@@ -355,10 +360,7 @@ func (d *Decoder) parseTag(b []byte, p, maxAttrs int) (t tag, q byte, st status)
 		i++
 		a.val = i
 		for {
-			for i < len(b) && class[b[i]]&cAttr != 0 {
-				i++
-			}
-			if i == len(b) {
+			if i = attrRun(b, i); i == len(b) {
 				return t, q, stMore
 			}
 			c := b[i]
@@ -385,6 +387,5 @@ func (d *Decoder) parseTag(b []byte, p, maxAttrs int) (t tag, q byte, st status)
 		}
 		a.valEnd = i
 		i++
-		d.attrs = append(d.attrs, a)
 	}
 }
