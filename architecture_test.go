@@ -32,6 +32,7 @@ var tiers = map[string]int{
 	"xmpp/disco":          3,
 	"xmpp/ping":           3,
 	"xmpp/version":        3,
+	"xmpp/offline":        3,
 	"xmpp/c2s":            4,
 	"xmpp/server":         5,
 	"cmd/ringd":           6,

@@ -11,6 +11,9 @@ import (
 var (
 	ErrNotFound = errors.New("storage: not found")
 	ErrConflict = errors.New("storage: already exists")
+	// ErrQuotaExceeded is returned when a per-user quota is full; nothing
+	// was stored.
+	ErrQuotaExceeded = errors.New("storage: quota exceeded")
 )
 
 // Credentials are the SCRAM keys of one account (RFC 5802 §3): never a
@@ -106,11 +109,43 @@ type SubscriptionRequests interface {
 	SubscriptionRequests(ctx context.Context, user string) ([]SubscriptionRequest, error)
 }
 
+// OfflineMessage is a stanza kept for an account that had no available
+// resource when it arrived (XEP-0160).
+type OfflineMessage struct {
+	// ID orders a user's messages: a later push has a larger ID.
+	ID int64
+	// Stanza is the stanza as it will be delivered (from stamped,
+	// stanza-id added), without the delay element added at delivery.
+	Stanza []byte
+	// Created is when the server accepted the stanza, to the millisecond,
+	// in UTC.
+	Created time.Time
+}
+
+// Offline stores per-user queues of stanzas, in arrival order, with a
+// per-user quota. Deletion is explicit: a message stays until the caller
+// knows it was delivered.
+type Offline interface {
+	// PushOffline appends stanza to the user's queue and returns once it is
+	// durable. When the queue already holds quota messages it returns
+	// ErrQuotaExceeded and stores nothing (nothing is evicted). quota <= 0
+	// means no limit.
+	PushOffline(ctx context.Context, user string, stanza []byte, created time.Time, quota int) (int64, error)
+	// OfflineMessages returns up to limit of the user's oldest messages in
+	// arrival order; limit <= 0 returns all.
+	OfflineMessages(ctx context.Context, user string, limit int) ([]OfflineMessage, error)
+	// DeleteOffline removes the messages with the given IDs; absent IDs are
+	// ignored (idempotent).
+	DeleteOffline(ctx context.Context, user string, ids []int64) error
+	CountOffline(ctx context.Context, user string) (int, error)
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Users
 	Rosters
 	SubscriptionRequests
+	// Offline joins Store once both backends implement it (issue 3).
 	// Close releases the backend's resources.
 	Close() error
 }

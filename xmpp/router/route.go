@@ -214,10 +214,13 @@ func (r *Router) deliverToAccount(ctx context.Context, s *Session, st *wire.Stan
 		r.bounceUnlessError(s, st, false, serviceUnavailable)
 	case typ == msgHeadline:
 		// Headlines are not stored (RFC 6121 §8.5.2.2.1).
-	default:
-		// Offline storage arrives with the offline feature; until then the
-		// sender learns the message was not delivered.
+	case r.offline == nil:
 		r.bounce(s, st, serviceUnavailable)
+	default:
+		raw := r.rewriteMessage(st, s.full, bare)
+		if err := r.offline.StoreOffline(ctx, s, Account{Bare: bare, Local: local}, st, raw); err != nil {
+			r.bounce(s, st, r.stanzaError(ctx, err))
+		}
 	}
 }
 

@@ -39,6 +39,23 @@ type SubscriptionHandler interface {
 	HandleSubscription(ctx context.Context, p *Stanza)
 }
 
+// OfflineHandler takes messages for an existing account that has no
+// available resource (RFC 6121 §8.5.2.2, XEP-0160).
+type OfflineHandler interface {
+	// StoreOffline decides whether to keep the message and keeps it
+	// durably before returning. raw is the message as it would have been
+	// delivered (from stamped, stanza-id added). A returned stanza.Error is
+	// sent to the sender; any other error becomes internal-server-error.
+	// nil means stored, or deliberately not kept (e.g. a chat state).
+	StoreOffline(ctx context.Context, sender *Session, to Account, st *wire.Stanza, raw []byte) error
+}
+
+// Account names a local account: its bare JID and localpart.
+type Account struct {
+	Bare  string
+	Local string
+}
+
 // Stanza is a stanza from a local session handed to a feature handler. St
 // and its byte views are valid only while the handler runs.
 type Stanza struct {
@@ -65,6 +82,7 @@ type Router struct {
 	mux          *mux
 	presence     PresenceHandler
 	subscription SubscriptionHandler
+	offline      OfflineHandler
 	onUnbind     []func(context.Context, *Session)
 	onInitial    []func(context.Context, *Session)
 }
@@ -112,6 +130,28 @@ func (r *Router) SetPresenceHandler(h PresenceHandler) { r.presence = h }
 // SetSubscriptionHandler installs the subscription feature. Call before
 // serving.
 func (r *Router) SetSubscriptionHandler(h SubscriptionHandler) { r.subscription = h }
+
+// SetOfflineHandler installs offline storage. Without one, a message for
+// an account with nobody available is answered service-unavailable. Call
+// before serving.
+func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
+
+// AvailableSessions returns the account's available sessions with a
+// non-negative priority: the ones a message to the bare JID reaches
+// (RFC 6121 §8.5.2.1.1).
+func (r *Router) AvailableSessions(bare string) []*Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Session
+	if acc := r.accounts[bare]; acc != nil {
+		for _, s := range acc.sessions {
+			if s.Available() && s.Priority() >= 0 {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
 
 // OnUnbind adds fn to what runs when a session ends (after it left the
 // session table), e.g. the unavailable presence broadcast. Call before

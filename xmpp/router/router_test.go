@@ -61,7 +61,7 @@ type fixture struct {
 // newFixture starts a router over a real SQLite store with the accounts
 // alice, bob and carol; sessions lists full JIDs to bind with their
 // presence (priority, or "-" for unavailable).
-func newFixture(t *testing.T, sessions map[string]string) *fixture {
+func newFixture(t testing.TB, sessions map[string]string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringd.db"))
@@ -107,7 +107,7 @@ func newFixture(t *testing.T, sessions map[string]string) *fixture {
 	return f
 }
 
-func parse(t *testing.T, s string) *wire.Stanza {
+func parse(t testing.TB, s string) *wire.Stanza {
 	t.Helper()
 	st, err := wire.NewFramedDecoder(strings.NewReader(s), wire.Limits{}).Next()
 	if err != nil {

@@ -45,6 +45,10 @@ func (s *Session) BareString() string { return s.bare }
 // Username returns the account's localpart.
 func (s *Session) Username() string { return s.local }
 
+// Conn returns the connection behind the session, for features that need
+// an optional capability of it (such as waiting for its queue to drain).
+func (s *Session) Conn() Conn { return s.conn }
+
 // Deliver queues raw for this session's client; see Conn.Deliver.
 func (s *Session) Deliver(raw []byte) bool { return s.conn.Deliver(raw) }
 
