@@ -10,18 +10,20 @@ import (
 // needs no further attention in that context", so each hot loop is a single
 // table lookup per byte and leaves only the rare bytes to a switch.
 const (
-	cText      uint8 = 1 << iota // character data: not '<', '&', ']', control or non-ASCII
-	cAttr                        // attribute value: not '<', '&', quotes, control or non-ASCII
-	cCDATA                       // CDATA section: not ']', control or non-ASCII
-	cNameStart                   // ASCII NameStartChar (':' included)
-	cName                        // ASCII NameChar
-	cSpace                       // XML S: space, tab, CR, LF
+	cText      uint16 = 1 << iota // character data: not '<', '&', ']', control or non-ASCII
+	cAttr                         // attribute value: not '<', '&', quotes, control or non-ASCII
+	cCDATA                        // CDATA section: not ']', control or non-ASCII
+	cNameStart                    // ASCII NameStartChar (':' included)
+	cName                         // ASCII NameChar
+	cSpace                        // XML S: space, tab, CR, LF
+	cNCStart                      // ASCII NameStartChar other than ':'
+	cNC                           // ASCII NameChar other than ':'
 )
 
 // class is read-only after package initialisation.
 var class = buildClass()
 
-func buildClass() (t [256]uint8) {
+func buildClass() (t [256]uint16) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = cText | cAttr | cCDATA
 	}
@@ -45,6 +47,14 @@ func buildClass() (t [256]uint8) {
 	t[':'] |= cNameStart | cName
 	t['-'] |= cName
 	t['.'] |= cName
+	for c := range t {
+		if t[c]&cName != 0 && c != ':' {
+			t[c] |= cNC
+			if t[c]&cNameStart != 0 {
+				t[c] |= cNCStart
+			}
+		}
+	}
 	return t
 }
 
@@ -65,27 +75,16 @@ func isChar(r rune) bool {
 	return r >= 0x10000 && r <= utf8.MaxRune
 }
 
-// isNameStartRune implements NameStartChar of XML 1.0 fifth edition (§2.3).
+// isNameStartRune reports whether r may start a name. Only ASCII names are
+// accepted (see doc.go): every XMPP extension uses them, and parsers
+// disagree on which non-ASCII characters XML allows in names.
 func isNameStartRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return class[r]&cNameStart != 0
-	}
-	switch {
-	case r >= 0xC0 && r <= 0xD6, r >= 0xD8 && r <= 0xF6, r >= 0xF8 && r <= 0x2FF,
-		r >= 0x370 && r <= 0x37D, r >= 0x37F && r <= 0x1FFF, r >= 0x200C && r <= 0x200D,
-		r >= 0x2070 && r <= 0x218F, r >= 0x2C00 && r <= 0x2FEF, r >= 0x3001 && r <= 0xD7FF,
-		r >= 0xF900 && r <= 0xFDCF, r >= 0xFDF0 && r <= 0xFFFD, r >= 0x10000 && r <= 0xEFFFF:
-		return true
-	}
-	return false
+	return r < utf8.RuneSelf && class[r]&cNameStart != 0
 }
 
-// isNameRune implements NameChar of XML 1.0 fifth edition (§2.3).
+// isNameRune reports whether r may continue a name (ASCII only).
 func isNameRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return class[r]&cName != 0
-	}
-	return isNameStartRune(r) || r == 0xB7 || r >= 0x300 && r <= 0x36F || r >= 0x203F && r <= 0x2040
+	return r < utf8.RuneSelf && class[r]&cName != 0
 }
 
 // isName reports whether b is a Name (colons allowed, as in an entity name).
@@ -110,62 +109,52 @@ func isName(b []byte) bool {
 }
 
 // Eight bytes at a time ("SWAR"): for runs of plain ASCII the scanner tests
-// a whole word per step. lowBytes(x, n) flags each byte of x below n, and
-// may also flag bytes above a flagged byte (the borrow carries upwards), so
-// the lowest flag is always exact.
+// a whole word per step. For a byte t, (t-1)&^t has its high bit set iff t
+// is zero, and (t-0x20)|t iff t < 0x20 or t >= 0x80; the borrow of a
+// subtraction can also flag bytes above a flagged byte, but never below,
+// so the lowest flag of a word is always exact.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-func lowBytes(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs }
+// textStops flags the bytes of x that character data cannot take without a
+// closer look: '<', '&', ']', controls and non-ASCII.
+func textStops(x uint64) uint64 {
+	lt, amp, rb := x^(ones*'<'), x^(ones*'&'), x^(ones*']')
+	return (x - ones*0x20 | x | (lt-ones)&^lt | (amp-ones)&^amp | (rb-ones)&^rb) & highs
+}
 
-func zeroBytes(x uint64) uint64 { return (x - ones) &^ x & highs }
-
-// stops flags the bytes of x that are controls, non-ASCII, or equal to one
-// of a, b, c.
-func stops(x uint64, a, b, c byte) uint64 {
-	return lowBytes(x, 0x20) | x&highs |
-		zeroBytes(x^(ones*uint64(a))) | zeroBytes(x^(ones*uint64(b))) | zeroBytes(x^(ones*uint64(c)))
+// attrStops flags '<', '&', quotes, controls and non-ASCII. '&' (0x26) and
+// '\” (0x27) differ in the lowest bit only, so one test finds both.
+func attrStops(x uint64) uint64 {
+	lt, ap, qu := x^(ones*'<'), (x|ones)^(ones*'\''), x^(ones*'"')
+	return (x - ones*0x20 | x | (lt-ones)&^lt | (ap-ones)&^ap | (qu-ones)&^qu) & highs
 }
 
 // textRun returns the offset of the first byte at or after i that
-// character data cannot take without a closer look ('<', '&', ']',
-// controls, non-ASCII), or len(b).
+// character data cannot take without a closer look, or len(b). Tab, newline
+// and carriage return stop it too; the caller steps over them.
 func textRun(b []byte, i int) int {
-	for i+8 <= len(b) {
-		if m := stops(binary.LittleEndian.Uint64(b[i:]), '<', '&', ']'); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			if class[b[i]]&cText == 0 {
-				return i
-			}
-			i++ // tab, newline, carriage return
-			continue
+	for ; i+8 <= len(b); i += 8 {
+		if m := textStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
-		i += 8
 	}
-	for i < len(b) && class[b[i]]&cText != 0 {
+	for i < len(b) && class[b[i]]&cText != 0 && b[i] >= ' ' {
 		i++
 	}
 	return i
 }
 
-// attrRun is textRun for attribute values: it stops at '<', '&', quotes,
-// controls and non-ASCII.
+// attrRun is textRun for attribute values.
 func attrRun(b []byte, i int) int {
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := stops(x, '<', '&', '\'') | zeroBytes(x^(ones*'"')); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			if class[b[i]]&cAttr == 0 {
-				return i
-			}
-			i++
-			continue
+	for ; i+8 <= len(b); i += 8 {
+		if m := attrStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
-		i += 8
 	}
-	for i < len(b) && class[b[i]]&cAttr != 0 {
+	for i < len(b) && class[b[i]]&cAttr != 0 && b[i] >= ' ' {
 		i++
 	}
 	return i

@@ -73,8 +73,9 @@ type attr struct {
 	name        int
 	colon       int // -1 when unprefixed
 	nameEnd     int
-	val, valEnd int // value without its quotes
-	amp         bool
+	val, valEnd int  // value without its quotes
+	amp         bool // value holds a reference
+	space       bool // value holds a literal tab, newline or carriage return
 	decl        bool // xmlns or xmlns:p
 	ns          nsRef
 }
@@ -100,6 +101,10 @@ type topInfo struct {
 // Decoder reads one XMPP stream (or, in framed mode, a sequence of RFC 7395
 // WebSocket frames) and yields its top-level elements without building a
 // DOM. It checks well-formedness as it goes.
+//
+// A Decoder belongs to the goroutine that reads the stream; it is not safe
+// for concurrent use. After a stream error (*Error) or the end of the
+// stream every call returns that error again, until Restart or Reset.
 type Decoder struct {
 	r      io.Reader
 	lim    Limits
@@ -328,17 +333,22 @@ func (d *Decoder) streamEnd(b []byte) status {
 func (d *Decoder) materialize(raw []byte) {
 	t := &d.top
 	s := &d.st
-	*s = Stanza{
-		NS:          d.nsBytes(raw, t.ns),
-		Name:        raw[t.local:t.nameEnd],
-		Raw:         raw,
-		NameEnd:     t.nameEnd,
-		FromStart:   t.fromStart,
-		FromEnd:     t.fromEnd,
-		InnerEnd:    t.innerEnd,
-		HasXMLNS:    t.hasXMLNS,
-		NumChildren: d.nkids,
+	// Field by field: zeroing the whole Stanza, Children included, costs
+	// more than the rest of this function. Only children left over from
+	// the previous stanza are cleared.
+	if old := min(max(s.NumChildren, 0), MaxChildren); d.nkids < old {
+		clear(s.Children[d.nkids:old])
 	}
+	s.Kind = KindOther
+	s.NS = d.nsBytes(raw, t.ns)
+	s.Name = raw[t.local:t.nameEnd]
+	s.To, s.From, s.ID, s.Type = nil, nil, nil, nil
+	s.NumChildren = d.nkids
+	s.Raw = raw
+	s.NameEnd = t.nameEnd
+	s.FromStart, s.FromEnd = t.fromStart, t.fromEnd
+	s.InnerEnd = t.innerEnd
+	s.HasXMLNS = t.hasXMLNS
 	if t.to.lo >= 0 {
 		s.To = raw[t.to.lo:t.to.hi]
 	}

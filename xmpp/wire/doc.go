@@ -27,19 +27,21 @@
 //
 // # What it checks
 //
-// XML 1.0 well-formedness (§2): UTF-8 only (RFC 6120 §11.6), the Char
-// production, names (fifth edition NameStartChar/NameChar), quoted
-// attribute values without '<', unique attribute names, matching end tags,
-// references to the five predefined entities and to valid characters only,
-// no "]]>" in character data. RFC 6120 §11.1 restricted XML: comments,
-// processing instructions (other than the XML declaration before the stream
-// header), document type declarations and other entity references end the
-// stream with restricted-xml. Namespaces in XML 1.0: every prefix bound,
-// the xml and xmlns prefixes and namespace names used only as reserved,
-// no prefix bound to the empty name, no two attributes with the same
-// expanded name. Limits (Limits): bytes per top-level element, nesting
-// depth and attributes per element, each a policy-violation; the XML
-// declaration and the stream header are each limited to 4 KiB.
+// Well-formedness (RFC 6120 §11.3, XML 1.0 §2): UTF-8 only (§11.6), the
+// Char production, names (see below), quoted attribute values without '<',
+// unique attribute names, matching end tags, references to the five
+// predefined entities and to valid characters only, no "]]>" in character
+// data. Restricted XML (§11.1): comments, processing instructions (other
+// than the XML declaration of §11.5 before the stream header, version 1.x,
+// encoding UTF-8), document type declarations and other entity references
+// end the stream with restricted-xml. Namespace well-formedness (§11.2,
+// Namespaces in XML 1.0): every prefix bound, the xml and xmlns prefixes
+// and namespace names used only as reserved, no prefix bound to the empty
+// name, no two attributes with the same expanded name. Limits (Limits):
+// bytes per top-level element, nesting depth and attributes per element,
+// each a policy-violation; the XML declaration and the stream header are
+// each limited to 4 KiB. Between top-level elements only whitespace
+// (keepalives) is allowed; other text is bad-format.
 //
 // # Choices beyond the RFCs
 //
@@ -56,6 +58,18 @@
 // A reference longer than 32 bytes (a character reference with many leading
 // zeros) is rejected as not-well-formed, so that a reference split across
 // reads is only ever rescanned a bounded number of times.
+//
+// Element and attribute names must be ASCII. XML allows many non-ASCII
+// name characters, but editions and parsers disagree on which (Go's
+// encoding/xml and expat still use the fourth edition's tables): a stanza
+// with such a name could end the stream of every receiver whose parser
+// refuses it. No XMPP extension uses non-ASCII names; text and attribute
+// values may of course hold any character.
+//
+// Tab, newline and carriage return written literally in a namespace
+// declaration are rejected as not-well-formed: parsers disagree on how to
+// normalise them, and the namespace the router sees must be the one the
+// receiver sees.
 //
 // A namespace declaration whose value contains a reference is unescaped
 // into a per-decoder scratch buffer, so Stanza.NS and Child.NS always hold

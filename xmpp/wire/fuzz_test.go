@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -69,12 +70,78 @@ func parseOracle(raw []byte) (xmlElement, error) {
 	}
 }
 
+// checkPrefixes is a second, independent implementation of the namespace
+// rules the decoder enforces (see the package doc): every prefix bound
+// inside the element itself, except the stream prefix on the top-level
+// name; no attribute twice by qualified or expanded name. encoding/xml
+// does not check these, so without it the fuzzer could not see a scoping
+// bug.
+func checkPrefixes(raw []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(raw))
+	var scopes []map[string]string
+	lookup := func(p string) (string, bool) {
+		for i := len(scopes) - 1; i >= 0; i-- {
+			if u, ok := scopes[i][p]; ok {
+				return u, true
+			}
+		}
+		return "", false
+	}
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			scope := map[string]string{}
+			for _, a := range tok.Attr {
+				if a.Name.Space == "xmlns" {
+					scope[a.Name.Local] = a.Value
+				}
+			}
+			scopes = append(scopes, scope)
+			if p := tok.Name.Space; p != "" && p != "xml" {
+				if _, ok := lookup(p); !ok && !(p == "stream" && len(scopes) == 1) {
+					return fmt.Errorf("element prefix %q unbound", p)
+				}
+			}
+			seen := map[xml.Name]bool{}
+			for _, a := range tok.Attr {
+				if seen[a.Name] {
+					return fmt.Errorf("attribute %v twice", a.Name)
+				}
+				seen[a.Name] = true
+				if p := a.Name.Space; p != "" && p != "xml" && p != "xmlns" {
+					u, ok := lookup(p)
+					if !ok {
+						return fmt.Errorf("attribute prefix %q unbound", p)
+					}
+					expanded := xml.Name{Space: "{" + u + "}", Local: a.Name.Local}
+					if seen[expanded] {
+						return fmt.Errorf("attribute {%s}%s twice", u, a.Name.Local)
+					}
+					seen[expanded] = true
+				}
+			}
+		case xml.EndElement:
+			scopes = scopes[:len(scopes)-1]
+		}
+	}
+}
+
 // checkOracle fails t if encoding/xml disagrees about an accepted element.
 func checkOracle(t *testing.T, s *Stanza) {
 	t.Helper()
 	el, err := parseOracle(s.Raw)
 	if err != nil {
 		t.Fatalf("decoder accepted %q, encoding/xml: %v", s.Raw, err)
+	}
+	if err := checkPrefixes(s.Raw); err != nil {
+		t.Fatalf("decoder accepted %q: %v", s.Raw, err)
 	}
 	if el.name.Local != string(s.Name) || el.name.Space != string(s.NS) {
 		t.Fatalf("decoder accepted %q as {%s}%s, encoding/xml reads {%s}%s", s.Raw, s.NS, s.Name, el.name.Space, el.name.Local)
@@ -131,15 +198,8 @@ func FuzzDecoder(f *testing.F) {
 		}
 		if err == io.EOF {
 			// The decoder accepted the whole stream: so must encoding/xml.
-			dec := xml.NewDecoder(bytes.NewReader(doc[:whole.Consumed]))
-			for {
-				_, xerr := dec.Token()
-				if xerr == io.EOF {
-					break
-				}
-				if xerr != nil {
-					t.Fatalf("decoder accepted %q, encoding/xml: %v", doc[:whole.Consumed], xerr)
-				}
+			if xerr := parseDocument(string(doc[:whole.Consumed])); xerr != nil {
+				t.Fatalf("decoder accepted %q, encoding/xml: %v", doc[:whole.Consumed], xerr)
 			}
 		}
 
@@ -220,6 +280,18 @@ func validInsert(insert []byte) bool {
 	for {
 		if _, err := d.Next(); err != nil {
 			return err == io.EOF
+		}
+	}
+}
+
+// parseDocument parses a whole document with encoding/xml in strict mode.
+func parseDocument(doc string) error {
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
 		}
 	}
 }

@@ -201,22 +201,19 @@ func (d *Decoder) streamHeader(b []byte) (Header, status) {
 	}
 	d.ns = d.ns[:0]
 	d.scratch = d.scratch[:0]
-	prefixed := 0
 	var defaultNS []byte
 	for k := range d.attrs {
 		a := &d.attrs[k]
 		st := stOK
 		switch {
-		case a.colon < 0:
-			if string(b[a.name:a.nameEnd]) == "xmlns" {
-				if st = d.declare(b, a, a.name, a.name); st == stOK {
-					defaultNS = append([]byte{}, d.nsBytes(b, d.ns[len(d.ns)-1].uri)...)
-				}
-			}
-		case string(b[a.name:a.colon]) == "xmlns":
+		case !a.decl:
+			continue
+		case a.colon >= 0:
 			st = d.declare(b, a, a.colon+1, a.nameEnd)
 		default:
-			prefixed++
+			if st = d.declare(b, a, a.name, a.name); st == stOK {
+				defaultNS = append([]byte{}, d.nsBytes(b, d.ns[len(d.ns)-1].uri)...)
+			}
 		}
 		if st != stOK {
 			return Header{}, st
@@ -229,8 +226,8 @@ func (d *Decoder) streamHeader(b []byte) (Header, status) {
 	if st != stOK {
 		return Header{}, st
 	}
-	if prefixed > 0 {
-		if st := d.resolveAttrs(b, 0, prefixed); st != stOK {
+	if t.prefixed > 0 {
+		if st := d.resolveAttrs(b, 0, t.prefixed); st != stOK {
 			return Header{}, st
 		}
 	}

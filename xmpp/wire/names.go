@@ -8,26 +8,21 @@ func (d *Decoder) openElem(b []byte, p int, t tag) (int, status) {
 		return p, d.fail(CondPolicyViolation, p, "elements nested too deeply")
 	}
 	mark := len(d.ns)
-	prefixed := 0
 	hasXMLNS := false
 	// Declarations first: they apply to the element's own name and
 	// attributes.
-	for k := range d.attrs {
+	for k := 0; k < len(d.attrs) && t.decls > 0; k++ {
 		a := &d.attrs[k]
-		var st status
-		switch {
-		case a.colon < 0:
-			if string(b[a.name:a.nameEnd]) != "xmlns" {
-				continue
-			}
-			st = d.declare(b, a, a.name, a.name)
-			hasXMLNS = true
-		case string(b[a.name:a.colon]) == "xmlns":
-			st = d.declare(b, a, a.colon+1, a.nameEnd)
-		default:
-			prefixed++
+		if !a.decl {
+			continue
 		}
-		if st != stOK {
+		pfx, pfxEnd := a.name, a.name
+		if a.colon >= 0 {
+			pfx, pfxEnd = a.colon+1, a.nameEnd
+		} else {
+			hasXMLNS = true
+		}
+		if st := d.declare(b, a, pfx, pfxEnd); st != stOK {
 			return p, st
 		}
 	}
@@ -38,8 +33,8 @@ func (d *Decoder) openElem(b []byte, p int, t tag) (int, status) {
 	if st != stOK {
 		return p, st
 	}
-	if prefixed > 0 {
-		if st := d.resolveAttrs(b, p, prefixed); st != stOK {
+	if t.prefixed > 0 {
+		if st := d.resolveAttrs(b, p, t.prefixed); st != stOK {
 			return p, st
 		}
 	}
@@ -75,7 +70,13 @@ func (d *Decoder) openElem(b []byte, p int, t tag) (int, status) {
 // b[pfx:pfxEnd] (empty for xmlns=), enforcing the reserved names of
 // Namespaces in XML 1.0 §3.
 func (d *Decoder) declare(b []byte, a *attr, pfx, pfxEnd int) status {
-	a.decl = true
+	// Literal whitespace other than space in a namespace name is
+	// normalised differently by different parsers (encoding/xml keeps a
+	// newline, XML 1.0 §3.3.3 makes it a space); rejecting it keeps every
+	// receiver agreeing with the namespace the router saw.
+	if a.space {
+		return d.fail(CondNotWellFormed, a.val, "whitespace in a namespace name")
+	}
 	uri := nsRef{src: srcRaw, lo: a.val, hi: a.valEnd}
 	if a.amp {
 		// Unescaped into scratch so that NS views compare by value.
@@ -183,13 +184,21 @@ func (d *Decoder) resolveAttrs(b []byte, p, prefixed int) status {
 func (d *Decoder) dupAttr(b []byte) bool {
 	n := len(d.attrs)
 	if n <= 16 {
-		for j := 1; j < n; j++ {
-			x := b[d.attrs[j].name:d.attrs[j].nameEnd]
-			for k := range j {
-				if string(b[d.attrs[k].name:d.attrs[k].nameEnd]) == string(x) {
-					return true
+		// A 64-bit filter on length and last byte: distinct names rarely
+		// share a bit, so the usual tag needs no byte comparison.
+		var seen uint64
+		for j := range n {
+			a := &d.attrs[j]
+			bit := uint64(1) << ((uint(a.nameEnd-a.name)*7 + uint(b[a.nameEnd-1])) & 63)
+			if seen&bit != 0 {
+				x := b[a.name:a.nameEnd]
+				for k := range j {
+					if string(b[d.attrs[k].name:d.attrs[k].nameEnd]) == string(x) {
+						return true
+					}
 				}
 			}
+			seen |= bit
 		}
 		return false
 	}

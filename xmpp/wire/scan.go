@@ -36,8 +36,10 @@ func (d *Decoder) scanElem(b []byte) (int, status) {
 			d.pos = p
 			return 0, stMore
 		}
-		n := 0
+		n, st := 0, stOK
 		switch c := b[p]; {
+		case c == '\n' || c == '\t' || c == '\r':
+			n = 1
 		case c == '<':
 			if p, st = d.markup(b, p); st == stOK {
 				continue
@@ -171,6 +173,25 @@ func (d *Decoder) ref(b []byte, i int) (int, status) {
 func (d *Decoder) qname(b []byte, i int) (end, colon int, st status) {
 	start := i
 	colon = -1
+	// Fast path: ASCII NCName, optionally prefixed, then an ASCII byte
+	// that ends it.
+	if i < len(b) && class[b[i]]&cNCStart != 0 {
+		i++
+		for i < len(b) && class[b[i]]&cNC != 0 {
+			i++
+		}
+		if i+1 < len(b) && b[i] == ':' && class[b[i+1]]&cNCStart != 0 {
+			colon = i
+			i += 2
+			for i < len(b) && class[b[i]]&cNC != 0 {
+				i++
+			}
+		}
+		if i < len(b) && b[i] < utf8.RuneSelf && b[i] != ':' {
+			return i, colon, stOK
+		}
+		i, colon = start, -1
+	}
 	for i < len(b) {
 		c := b[i]
 		if c < utf8.RuneSelf {
@@ -273,6 +294,8 @@ type tag struct {
 	qnEnd      int
 	colon      int
 	selfClosed bool
+	decls      int // xmlns and xmlns:p attributes
+	prefixed   int // other prefixed attributes
 }
 
 // startTag parses and opens the element whose start tag is at b[p].
@@ -337,6 +360,17 @@ func (d *Decoder) parseTag(b []byte, p, maxAttrs int) (t tag, q byte, st status)
 			return t, 0, st
 		}
 		a.nameEnd = i
+		switch {
+		case a.colon < 0:
+			a.decl = i-a.name == 5 && string(b[a.name:i]) == "xmlns"
+		case a.colon-a.name == 5 && string(b[a.name:a.colon]) == "xmlns":
+			a.decl = true
+		default:
+			t.prefixed++
+		}
+		if a.decl {
+			t.decls++
+		}
 		for i < len(b) && isSpace(b[i]) {
 			i++
 		}
@@ -370,6 +404,8 @@ func (d *Decoder) parseTag(b []byte, p, maxAttrs int) (t tag, q byte, st status)
 			n := 1
 			switch {
 			case c == '\'' || c == '"':
+			case c == '\n' || c == '\t' || c == '\r':
+				a.space = true
 			case c == '&':
 				n, st = d.ref(b, i)
 				a.amp = true
