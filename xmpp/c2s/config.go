@@ -25,8 +25,12 @@ type Config struct {
 	MaxStanzaBytes     int           // default 256 KiB
 	AuthTimeout        time.Duration // connect → bound resource; default 30s
 	OutboundQueueBytes int           // default 1 MiB
-	WriteTimeout       time.Duration // per flush; default 30s
+	WriteTimeout       time.Duration // per batch written to a client; default 30s
 	MaxAuthAttempts    int           // failed SASL attempts per connection; default 3
+	// CloseTimeout is how long the server waits for the client to close
+	// its stream after sending its own closing tag (RFC 6120 §4.4) before
+	// closing the socket; default 2s.
+	CloseTimeout time.Duration
 
 	// StreamFeatures are extra elements offered after authentication (e.g.
 	// roster versioning); each is a complete element.
@@ -48,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 2 * time.Second
 	}
 	if c.MaxAuthAttempts <= 0 {
 		c.MaxAuthAttempts = 3

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -39,100 +42,186 @@ func (e *streamError) Error() string { return "c2s: stream error " + e.cond + ":
 
 func newStreamError(cond, text string) *streamError { return &streamError{cond: cond, text: text} }
 
+// internalError is a failure that is ours, not the peer's: it is logged and
+// the stream ends with internal-server-error.
+type internalError struct{ err error }
+
+func (e *internalError) Error() string { return e.err.Error() }
+func (e *internalError) Unwrap() error { return e.err }
+
+// errClosing ends the read loop once the outbound queue is closed: the
+// stream is over, the client's last stanzas are not routed.
+var errClosing = errors.New("c2s: stream closing")
+
 // conn is one client connection, from accept to close.
+//
+// Goroutines: the reader (serve) owns everything until the session is
+// bound; it then starts the writer, which owns bw and all writes. Other
+// goroutines (the router, Shutdown) only call Deliver and Close, which
+// touch q, and mu-guarded fields.
+//
+// Closing: whoever ends the stream closes q with the final bytes (stream
+// error, closing tag). The writer writes them, half-closes the transport
+// (TLS close_notify, TCP FIN) and gives the reader CloseTimeout to see the
+// client's closing tag, so that closing the socket never throws away what
+// was just written (a close with unread input sends a TCP reset).
 type conn struct {
 	srv      *Server
-	nc       net.Conn
+	raw      net.Conn // as accepted (TCP, or the WebSocket's net.Conn); set once
+	nc       net.Conn // raw or TLS over raw; changes only in startTLS, before any other goroutine looks
 	listener string
 	secure   bool // TLS is up (or the transport is otherwise trusted)
 
 	ws     *websocket.Conn // non-nil for RFC 7395 sessions
 	dec    *wire.Decoder
-	bw     *bufio.Writer
-	wmu    sync.Mutex // serialises writes before the writer goroutine starts
+	bw     *bufio.Writer // nil for WebSocket: every element is its own message
+	wsBuf  []byte        // the writer's scratch for WebSocket elements
 	log    *slog.Logger
-	ctx    context.Context
+	ctx    context.Context // the connection's own; cancelled when serve returns
 	cancel context.CancelFunc
 
-	streamID string
-	username string // set by SASL success
-	sess     *router.Session
-	q        *outbound
+	streamID   string
+	headerSent bool // our header of the current stream was written
+	broken     bool // the transport cannot carry our bytes (failed TLS handshake)
+	lingering  bool // closeWrite ended our side gracefully; set by whoever writes last
+	username   string
+	q          *outbound
+	writerDone chan struct{} // closed when the writer ends; nil until bound
 
-	writerDone chan struct{}
+	mu        sync.Mutex
+	sess      *router.Session // written by the reader under mu
+	closeCond string          // Close before binding: the condition to end with
 }
 
-func (s *Server) newConn(nc net.Conn, listener string, secure bool) *conn {
-	ctx, cancel := context.WithCancel(s.ctx)
+func (s *Server) newConn(raw net.Conn, listener string, direct bool) *conn {
 	c := &conn{
 		srv:      s,
-		nc:       nc,
+		raw:      raw,
+		nc:       raw,
 		listener: listener,
-		secure:   secure,
-		ctx:      ctx,
-		cancel:   cancel,
+		secure:   direct,
 		q:        newOutbound(s.cfg.OutboundQueueBytes),
 	}
-	c.log = s.cfg.Logger.With("conn", nc.RemoteAddr().String(), "listener", listener)
-	if c.ws == nil {
-		c.dec = wire.NewDecoder(nc, s.limits)
-		c.bw = bufio.NewWriterSize(nc, 8<<10)
+	if direct {
+		c.nc = tls.Server(raw, s.cfg.TLS)
 	}
+	c.log = s.cfg.Logger.With("conn", raw.RemoteAddr().String(), "listener", listener)
 	return c
 }
 
 // serve runs the connection to its end.
 func (c *conn) serve() {
+	c.ctx, c.cancel = context.WithCancel(c.srv.ctx)
 	defer c.cancel()
-	defer c.nc.Close()
-	c.nc.SetDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
-	err := c.negotiate()
-	if err == nil {
-		c.nc.SetDeadline(time.Time{})
-		err = c.readLoop()
+	if c.ws == nil {
+		c.dec = wire.NewDecoder(c.nc, c.srv.limits)
+		c.bw = bufio.NewWriterSize(c.nc, 8<<10)
+	} else {
+		c.dec = wire.NewFramedDecoder(c.nc, c.srv.limits)
 	}
-	c.finish(err)
+	c.raw.SetDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
+	c.mu.Lock()
+	closing := c.closeCond != ""
+	c.mu.Unlock()
+	if closing {
+		// Close came before the deadline above replaced its own.
+		c.raw.SetReadDeadline(time.Now())
+	}
+	c.finish(c.run())
+	c.raw.Close()
+}
+
+// run negotiates and then reads until the stream ends. A panic (in a
+// feature handler the router called, say) ends only this stream.
+func (c *conn) run() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &internalError{fmt.Errorf("c2s: panic: %v\n%s", p, debug.Stack())}
+		}
+	}()
+	if err := c.negotiate(); err != nil {
+		return err
+	}
+	return c.readLoop()
 }
 
 // finish ends the stream: a stream error when err is one, the closing tag
-// otherwise, then waits for the writer.
+// otherwise; then it waits for the writer and for the client's end of the
+// stream. It never waits on the client for longer than WriteTimeout (a
+// writer stuck on a client that does not read) plus CloseTimeout (a client
+// that does not close), plus the 5s crypto/tls allows a close_notify.
 func (c *conn) finish(err error) {
-	var se *streamError
-	var we *wire.Error
-	var final []byte
-	switch {
-	case errors.As(err, &se):
-		final = c.streamErrorBytes(se.cond, se.text)
-	case errors.As(err, &we):
-		final = c.streamErrorBytes(we.Condition, "")
-		c.log.Warn("bad XML from client", "condition", we.Condition, "err", we.Msg)
-	case errors.Is(err, io.EOF):
-		final = c.closeBytes()
-	case isTimeout(err):
-		final = c.streamErrorBytes("connection-timeout", "")
-	default:
-		if err != nil {
-			c.log.Debug("connection ended", "err", err)
+	final, cond := c.finalFor(err)
+	if c.writerDone != nil {
+		// Bound: the writer owns the socket. If the queue was closed
+		// already (Close, overflow, conflict), that final stands.
+		if c.q.close(final...) && cond != "" {
+			c.srv.metrics.streamError(cond)
 		}
-		final = c.closeBytes()
-	}
-	if se != nil || we != nil {
-		cond := ""
-		if se != nil {
-			cond = se.cond
-		} else {
-			cond = we.Condition
-		}
-		c.srv.metrics.streamErrors.WithLabelValues(cond).Inc()
-	}
-	if c.sess != nil {
-		c.q.close(final)
 		c.srv.cfg.Router.Unbind(context.WithoutCancel(c.ctx), c.sess)
 		<-c.writerDone
-		return
+	} else {
+		if cond != "" {
+			c.srv.metrics.streamError(cond)
+		}
+		if len(final) > 0 && !c.broken {
+			c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+			if c.writeNow(final...) == nil {
+				c.closeWrite()
+			}
+		}
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	c.writeNow(final)
+	// Once the client has closed its stream nothing more comes: close the
+	// connection now (RFC 6120 §4.4, RFC 7395 §3.6). Otherwise wait for it.
+	if !errors.Is(err, io.EOF) {
+		c.drain()
+	}
+}
+
+// finalFor maps how the read side ended to what the client is told last,
+// and the stream error condition, if any.
+func (c *conn) finalFor(err error) (final [][]byte, cond string) {
+	var se *streamError
+	var we *wire.Error
+	var ie *internalError
+	switch {
+	case err == nil, errors.Is(err, errClosing):
+		return nil, ""
+	case errors.As(err, &se):
+		cond = se.cond
+		final = c.streamErrorParts(se.cond, se.text)
+	case errors.As(err, &we):
+		cond = we.Condition
+		final = c.streamErrorParts(we.Condition, "")
+		c.log.Warn("bad XML from client", "condition", we.Condition, "err", we.Msg)
+	case errors.As(err, &ie):
+		c.log.Error("connection failed", "err", ie.err)
+		cond = "internal-server-error"
+		final = c.streamErrorParts(cond, "")
+	case errors.Is(err, io.EOF):
+		// The client closed its stream: close ours.
+		final = [][]byte{c.closeBytes()}
+	case isTimeout(err):
+		c.mu.Lock()
+		cond = c.closeCond // Close interrupted the negotiation
+		c.mu.Unlock()
+		if cond == "" {
+			cond = "connection-timeout"
+		}
+		final = c.streamErrorParts(cond, "")
+	default:
+		// The transport failed (reset, TLS error, ...): nobody to tell.
+		c.log.Debug("connection ended", "err", err)
+		return nil, ""
+	}
+	if !c.headerSent && c.writerDone == nil {
+		// RFC 6120 §4.9.1.2: our stream header precedes any stream error,
+		// even when the client's header was unusable.
+		c.streamID = newStreamID()
+		final = append([][]byte{c.headerBytes()}, final...)
+		c.headerSent = true
+	}
+	return final, cond
 }
 
 func isTimeout(err error) bool {
@@ -140,127 +229,198 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// closeWrite signals the end of our output after the final bytes (TLS
+// close_notify, then a TCP half-close; on WebSocket the <close/> element
+// was that signal and the library runs the close handshake when the
+// connection is closed) and gives the client CloseTimeout to close its
+// side.
+func (c *conn) closeWrite() {
+	if c.ws == nil {
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			if err := tc.CloseWrite(); err != nil {
+				c.log.Debug("close_notify failed", "err", err)
+				c.abort()
+				return
+			}
+		}
+		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}
+	c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+	c.lingering = true
+}
+
+// drain waits, at most until the deadline closeWrite set, for the client
+// to close its stream, discarding what it still sends, so that closing the
+// socket neither cuts the client short nor resets the connection while our
+// last bytes are on the way (a close with unread input sends a TCP reset).
+// After a client sent XML we cannot read, it discards raw bytes until the
+// client closes the connection. Without a graceful close of our side there
+// is nothing to wait for.
+func (c *conn) drain() {
+	if !c.lingering {
+		return
+	}
+	for {
+		st, err := c.dec.Next()
+		if err != nil {
+			var we *wire.Error
+			if errors.As(err, &we) {
+				var buf [512]byte
+				for err == nil {
+					_, err = c.raw.Read(buf[:])
+				}
+			}
+			return
+		}
+		if c.ws != nil && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
+			return
+		}
+	}
+}
+
+// abort closes the transport at once; the reader's next read fails.
+func (c *conn) abort() {
+	if c.ws != nil {
+		c.ws.CloseNow()
+		return
+	}
+	c.raw.Close()
+}
+
 // Deliver implements router.Conn.
 func (c *conn) Deliver(raw []byte) bool {
 	ok, overflow := c.q.push(raw)
 	if overflow {
-		c.srv.metrics.slowCutoffs.Inc()
-		c.log.Warn("client too slow; disconnecting", "queued_limit", c.srv.cfg.OutboundQueueBytes)
-		c.srv.metrics.streamErrors.WithLabelValues("policy-violation").Inc()
-		c.q.close(c.streamErrorBytes("policy-violation", "too many stanzas queued for this client"))
+		parts := c.streamErrorParts("policy-violation", "too many stanzas queued for this client")
+		if c.q.close(parts...) {
+			c.srv.metrics.slowCutoffs.Inc()
+			c.srv.metrics.streamError("policy-violation")
+			c.log.Warn("client too slow; disconnecting", "queued_limit", c.srv.cfg.OutboundQueueBytes)
+		}
 	}
 	return ok
 }
 
 // Close implements router.Conn: the stream ends with the condition after
-// what is queued is written.
+// what is queued is written. Before the session is bound, the reader is
+// interrupted and writes the stream error itself.
 func (c *conn) Close(condition string) {
-	if c.sess == nil {
-		// Still negotiating: nothing is queued; cut the socket so the
-		// negotiation fails.
-		c.nc.Close()
+	c.mu.Lock()
+	bound := c.sess != nil
+	if !bound && c.closeCond == "" {
+		c.closeCond = condition
+	}
+	c.mu.Unlock()
+	if !bound {
+		c.raw.SetReadDeadline(time.Now())
 		return
 	}
-	c.srv.metrics.streamErrors.WithLabelValues(condition).Inc()
-	c.q.close(c.streamErrorBytes(condition, ""))
+	if c.q.close(c.streamErrorParts(condition, "")...) {
+		c.srv.metrics.streamError(condition)
+	}
 }
 
 // writeNow writes during negotiation, before the writer goroutine runs.
+// Each part is one element: on WebSocket, one message.
 func (c *conn) writeNow(parts ...[]byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.ws != nil {
-		for _, p := range parts {
-			if len(p) == 0 {
-				continue
-			}
-			if err := c.ws.Write(c.ctx, websocket.MessageText, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, p := range parts {
-		c.bw.Write(p)
+		if len(p) == 0 {
+			continue
+		}
+		if err := c.writeRaw(p); err != nil {
+			return err
+		}
 	}
-	return c.bw.Flush()
+	if c.bw != nil {
+		return c.bw.Flush()
+	}
+	return nil
 }
 
 // writeLoop drains the outbound queue: everything queued is written, then
-// flushed once. It ends after writing the final bytes of a closed queue,
-// closing the connection so the reader returns.
+// flushed once. After the final bytes of a closed queue it half-closes the
+// transport and ends; on a write error it aborts the connection so the
+// reader returns.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
-	defer c.nc.Close()
 	timeout := c.srv.cfg.WriteTimeout
-	for {
-		select {
-		case <-c.q.wake:
-		case <-c.ctx.Done():
-			return
-		}
+	m := c.srv.metrics
+	for range c.q.wake {
 		batch, closed, final := c.q.take()
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		n := 0
 		for _, b := range batch {
-			if err := c.writeStanza(b); err != nil {
-				c.log.Debug("write failed", "err", err)
+			if err := c.writeRaw(b); err != nil {
+				c.writeFailed(err)
 				return
 			}
-		}
-		if closed && len(final) > 0 {
-			c.writeRaw(final)
-		}
-		if c.ws == nil {
-			if err := c.bw.Flush(); err != nil {
-				c.log.Debug("flush failed", "err", err)
-				return
-			}
+			m.stanzaOut(b)
+			n += len(b)
 		}
 		if closed {
+			for _, f := range final {
+				if err := c.writeRaw(f); err != nil {
+					c.writeFailed(err)
+					return
+				}
+			}
+		}
+		if c.bw != nil {
+			if err := c.bw.Flush(); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+		c.q.written(n)
+		if closed {
+			c.closeWrite()
 			return
 		}
 	}
 }
 
-func (c *conn) writeStanza(b []byte) error {
-	c.srv.metrics.stanzasOut.WithLabelValues(kindOf(b)).Inc()
-	return c.writeRaw(b)
+func (c *conn) writeFailed(err error) {
+	c.log.Debug("write failed", "err", err)
+	c.q.close() // nothing more is taken: Deliver reports failure
+	c.abort()
 }
 
 func (c *conn) writeRaw(b []byte) error {
 	if c.ws != nil {
-		return c.ws.Write(c.ctx, websocket.MessageText, withClientNS(b))
+		out := withClientNS(c.wsBuf, b)
+		if len(b) != len(out) {
+			c.wsBuf = out // reuse the grown scratch buffer
+		}
+		_, err := c.nc.Write(out)
+		return err
 	}
 	_, err := c.bw.Write(b)
 	return err
 }
 
-// kindOf names the stanza kind of serialised bytes for metrics.
-func kindOf(b []byte) string {
-	switch {
-	case len(b) > 2 && b[1] == 'm':
-		return "message"
-	case len(b) > 2 && b[1] == 'p':
-		return "presence"
-	case len(b) > 2 && b[1] == 'i':
-		return "iq"
-	}
-	return "other"
-}
-
 // readLoop hands every stanza of a bound session to the router.
 func (c *conn) readLoop() error {
 	r := c.srv.cfg.Router
-	full := c.sess.FullString()
-	bare := c.sess.BareString()
+	sess := c.sess
+	full := sess.FullString()
+	bare := sess.BareString()
+	m := c.srv.metrics
 	for {
 		st, err := c.dec.Next()
 		if err != nil {
 			return err
 		}
+		if c.ws != nil && st.Kind == wire.KindOther && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
+			return io.EOF
+		}
+		if c.q.isClosed() {
+			return errClosing
+		}
 		switch st.Kind {
 		case wire.KindMessage, wire.KindPresence, wire.KindIQ:
-			c.srv.metrics.stanzasIn.WithLabelValues(st.Kind.String()).Inc()
+			m.stanzasIn[st.Kind].Inc()
 			if st.From != nil && string(st.From) != full && string(st.From) != bare {
 				if !sameJID(st.From, full, bare) {
 					return newStreamError("invalid-from", "from does not match the session")
@@ -269,11 +429,8 @@ func (c *conn) readLoop() error {
 			if st.Kind == wire.KindIQ && c.handleSessionIQ(st) {
 				continue
 			}
-			r.Route(c.ctx, c.sess, st)
+			r.Route(c.ctx, sess, st)
 		default:
-			if c.ws != nil && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
-				return io.EOF
-			}
 			return newStreamError("unsupported-stanza-type", "")
 		}
 	}
@@ -297,7 +454,12 @@ func (c *conn) handleSessionIQ(st *wire.Stanza) bool {
 	if !ok || string(p.NS) != nsSession || string(p.Name) != "session" {
 		return false
 	}
-	b := append([]byte(`<iq type="result" id="`), st.ID...)
+	if string(st.Type) != "set" {
+		return false // the router answers it like any unknown IQ
+	}
+	b := append([]byte(`<iq type="result" id="`), st.ID...) // still escaped
+	b = append(b, `" to="`...)
+	b = wire.AppendEscaped(b, c.sess.FullString())
 	b = append(b, `"/>`...)
 	c.Deliver(b)
 	return true

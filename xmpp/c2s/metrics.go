@@ -1,15 +1,44 @@
 package c2s
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/xmpp/wire"
+)
 
 type metrics struct {
 	connections  prometheus.Gauge
 	accepted     *prometheus.CounterVec
 	auth         *prometheus.CounterVec
-	stanzasIn    *prometheus.CounterVec
-	stanzasOut   *prometheus.CounterVec
 	streamErrors *prometheus.CounterVec
 	slowCutoffs  prometheus.Counter
+
+	// The per-stanza counters, looked up once: a label lookup hashes the
+	// label values on every call, which the hot path should not pay.
+	stanzasIn  [wire.KindIQ + 1]prometheus.Counter // by wire.Kind
+	stanzasOut [wire.KindIQ + 1]prometheus.Counter
+}
+
+// stanzaOut counts a stanza written to a client, by the kind its bytes
+// start with.
+func (m *metrics) stanzaOut(b []byte) {
+	k := wire.KindOther
+	if len(b) > 2 {
+		switch b[1] {
+		case 'm':
+			k = wire.KindMessage
+		case 'p':
+			k = wire.KindPresence
+		case 'i':
+			k = wire.KindIQ
+		}
+	}
+	m.stanzasOut[k].Inc()
+}
+
+// streamError counts a stream ended with the condition.
+func (m *metrics) streamError(cond string) {
+	m.streamErrors.WithLabelValues(cond).Inc()
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,12 +52,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringd_c2s_auth_total", Help: "SASL authentications by mechanism and result.",
 		}, []string{"mechanism", "result"}),
-		stanzasIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ringd_c2s_stanzas_in_total", Help: "Stanzas read from clients, by kind.",
-		}, []string{"kind"}),
-		stanzasOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ringd_c2s_stanzas_out_total", Help: "Stanzas written to clients, by kind.",
-		}, []string{"kind"}),
 		streamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringd_c2s_stream_errors_total", Help: "Streams ended with a stream error, by condition.",
 		}, []string{"condition"}),
@@ -36,8 +59,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ringd_c2s_slow_consumer_disconnects_total", Help: "Sessions cut off because their outbound queue overflowed.",
 		}),
 	}
+	in := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringd_c2s_stanzas_in_total", Help: "Stanzas read from clients, by kind.",
+	}, []string{"kind"})
+	out := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringd_c2s_stanzas_out_total", Help: "Stanzas written to clients, by kind.",
+	}, []string{"kind"})
+	for k := range m.stanzasIn {
+		m.stanzasIn[k] = in.WithLabelValues(wire.Kind(k).String())
+		m.stanzasOut[k] = out.WithLabelValues(wire.Kind(k).String())
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.connections, m.accepted, m.auth, m.stanzasIn, m.stanzasOut, m.streamErrors, m.slowCutoffs} {
+		for _, c := range []prometheus.Collector{m.connections, m.accepted, m.auth, in, out, m.streamErrors, m.slowCutoffs} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -33,6 +35,7 @@ func (c *conn) negotiate() error {
 		return err
 	}
 	c.dec.Restart()
+	c.headerSent = false
 	if err := c.openStream(); err != nil {
 		return err
 	}
@@ -40,7 +43,8 @@ func (c *conn) negotiate() error {
 }
 
 // openStream reads the client's stream header, answers with ours and the
-// features of the current stage.
+// features of the current stage. When the client's header is unusable, our
+// header is still sent first (by finish) and the stream error follows.
 func (c *conn) openStream() error {
 	var hdr wire.Header
 	var err error
@@ -50,25 +54,31 @@ func (c *conn) openStream() error {
 		hdr, err = c.dec.ReadHeader()
 	}
 	if err != nil {
-		// RFC 6120 §4.9.1.2: a header comes before any stream error.
-		c.streamID = newStreamID()
-		c.writeNow(c.headerBytes())
 		return err
 	}
 	c.streamID = newStreamID()
+	c.headerSent = true
 	if err := c.writeNow(c.headerBytes()); err != nil {
 		return err
 	}
 	if c.ws == nil && hdr.NS != wire.NSClient {
 		return newStreamError("invalid-namespace", "content namespace must be jabber:client")
 	}
-	if hdr.Version != "1.0" {
+	if !versionOK(hdr.Version) {
 		return newStreamError("unsupported-version", "version 1.0 is required")
 	}
 	if to, err := jid.Parse(hdr.To); err != nil || to.String() != c.srv.cfg.Domain {
 		return newStreamError("host-unknown", "this server serves "+c.srv.cfg.Domain)
 	}
 	return c.writeNow(c.featuresBytes())
+}
+
+// versionOK reports whether a stream version is 1.x (RFC 6120 §4.7.5): a
+// higher minor version is answered with ours, 1.0; a missing version means
+// a pre-RFC 3920 client, which we do not serve.
+func versionOK(v string) bool {
+	major, minor, ok := strings.Cut(v, ".")
+	return ok && strings.TrimLeft(major, "0") == "1" && minor != "" && strings.Trim(minor, "0123456789") == ""
 }
 
 func (c *conn) headerBytes() []byte {
@@ -105,7 +115,10 @@ func (c *conn) featuresBytes() []byte {
 	return b.Bytes()
 }
 
-func (c *conn) streamErrorBytes(cond, text string) []byte {
+// streamErrorParts is a stream error (RFC 6120 §4.9) and the closing
+// element, as two elements: on WebSocket each must be its own message
+// (RFC 7395 §3.3.3).
+func (c *conn) streamErrorParts(cond, text string) [][]byte {
 	var b []byte
 	if c.ws != nil {
 		b = append(b, `<stream:error xmlns:stream="`+wire.NSStream+`">`...)
@@ -121,7 +134,7 @@ func (c *conn) streamErrorBytes(cond, text string) []byte {
 		b = append(b, `</text>`...)
 	}
 	b = append(b, `</stream:error>`...)
-	return append(b, c.closeBytes()...)
+	return [][]byte{b, c.closeBytes()}
 }
 
 func (c *conn) closeBytes() []byte {
@@ -166,14 +179,18 @@ func (c *conn) startTLS() error {
 	if err := c.writeNow([]byte(`<proceed xmlns="` + nsTLS + `"/>`)); err != nil {
 		return err
 	}
-	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	// From here on plain-text bytes would corrupt the TLS stream.
+	c.broken = true
+	tc := tls.Server(c.raw, c.srv.cfg.TLS)
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		return fmt.Errorf("c2s: TLS handshake: %w", err)
 	}
+	c.broken = false
 	c.nc = tc
 	c.secure = true
 	c.dec.Reset(tc)
 	c.bw.Reset(tc)
+	c.headerSent = false
 	return nil
 }
 
@@ -231,6 +248,8 @@ func encodeSASL(b []byte) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// bind waits for the resource binding IQ (RFC 6120 §7), binds the session
+// in the router and starts the writer. Other IQs are refused until then.
 func (c *conn) bind() error {
 	for {
 		st, err := c.next()
@@ -240,43 +259,61 @@ func (c *conn) bind() error {
 		if st.Kind != wire.KindIQ {
 			return newStreamError("not-authorized", "bind a resource first")
 		}
+		id := string(wire.Unescape(st.ID))
 		p, ok := st.Payload()
-		if !ok || string(p.NS) != nsBind || string(st.Type) != "set" {
-			// Only binding is possible before a resource is bound.
-			c.writeNow(router.ErrorReply("iq", string(wire.Unescape(st.ID)), "", c.username+"@"+c.srv.cfg.Domain,
-				stanzaErr("not-allowed")))
+		if !ok || string(p.NS) != nsBind || string(p.Name) != "bind" || string(st.Type) != "set" {
+			// Only binding is possible before a resource is bound. A
+			// result or error is not answered (RFC 6120 §8.2.3).
+			if t := string(st.Type); t == "result" || t == "error" {
+				continue
+			}
+			if err := c.writeNow(bindError(id, "not-allowed")); err != nil {
+				return err
+			}
 			continue
 		}
 		var req struct {
 			Resource string `xml:"bind>resource"`
 		}
-		if err := xml.Unmarshal(st.Raw, &req); err != nil {
-			c.writeNow(router.ErrorReply("iq", string(wire.Unescape(st.ID)), "", "", stanzaErr("bad-request")))
+		if err := xmlUnmarshal(st.Raw, &req); err != nil {
+			if err := c.writeNow(bindError(id, "bad-request")); err != nil {
+				return err
+			}
 			continue
 		}
-		id := string(wire.Unescape(st.ID))
 		res := req.Resource
 		if res == "" {
 			res = "ringd-" + newStreamID()[:10]
 		}
 		full, err := jid.New(c.username, c.srv.cfg.Domain, res)
 		if err != nil {
-			c.writeNow(router.ErrorReply("iq", id, "", "", stanzaErr("bad-request")))
+			if err := c.writeNow(bindError(id, "bad-request")); err != nil {
+				return err
+			}
 			continue
 		}
-		// The writer must run before the session is visible to others.
+		// Deliver and Close may run as soon as the router knows the
+		// session: set what they read first.
+		c.log = c.log.With("jid", full.String())
 		c.writerDone = make(chan struct{})
 		sess, err := c.srv.cfg.Router.Bind(full, c)
 		if errors.Is(err, router.ErrResourceLimit) {
 			c.writerDone = nil
-			c.writeNow(router.ErrorReply("iq", id, "", "", stanzaErr("resource-constraint")))
+			if err := c.writeNow(bindError(id, "resource-constraint")); err != nil {
+				return err
+			}
 			continue
 		} else if err != nil {
 			c.writerDone = nil
-			return fmt.Errorf("c2s: bind: %w", err)
+			return &internalError{fmt.Errorf("c2s: bind %v: %w", full, err)}
 		}
+		// Negotiation is over: no read deadline from here on but the one
+		// the writer sets when it ends the stream.
+		c.raw.SetReadDeadline(time.Time{})
+		c.mu.Lock()
 		c.sess = sess
-		c.log = c.log.With("jid", full.String())
+		cond := c.closeCond
+		c.mu.Unlock()
 		go c.writeLoop()
 		res2 := []byte(`<iq type="result" id="`)
 		res2 = wire.AppendEscaped(res2, id)
@@ -284,7 +321,21 @@ func (c *conn) bind() error {
 		res2 = wire.AppendEscaped(res2, full.String())
 		res2 = append(res2, `</jid></bind></iq>`...)
 		c.Deliver(res2)
+		if cond != "" {
+			// Close came while binding (Shutdown, say).
+			c.Close(cond)
+		}
 		c.log.Info("session bound")
 		return nil
 	}
+}
+
+// bindError is the error reply to an IQ before binding; it has no 'to', as
+// the client has no full JID yet.
+func bindError(id, cond string) []byte {
+	b := []byte(`<iq type="error" id="`)
+	b = wire.AppendEscaped(b, id)
+	b = append(b, `">`...)
+	b = router.AppendError(b, stanzaErr(cond))
+	return append(b, `</iq>`...)
 }

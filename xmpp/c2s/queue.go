@@ -1,19 +1,28 @@
 package c2s
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // outbound is a session's bounded queue of serialised stanzas. Push never
 // blocks; the writer goroutine takes everything queued at once.
+//
+// The byte bound covers what is queued plus what the writer has taken but
+// not yet written, so a writer stuck on a client that does not read cannot
+// hide a second full queue behind the batch it is writing.
 type outbound struct {
-	mu       sync.Mutex
-	items    [][]byte
-	spare    [][]byte
-	pending  int  // bytes queued
-	max      int  // bytes allowed before the client counts as too slow
-	closed   bool // no more pushes (closing or cut off)
-	final    []byte
-	finalSet bool
-	wake     chan struct{}
+	mu      sync.Mutex
+	items   [][]byte
+	spare   [][]byte
+	pending int      // bytes queued or being written
+	max     int      // bytes allowed before the client counts as too slow
+	final   [][]byte // written after the last batch once closed
+	wake    chan struct{}
+
+	// closed is set (under mu) by the first close: no more pushes. It is
+	// atomic so that the reader can check it per stanza without the lock.
+	closed atomic.Bool
 }
 
 func newOutbound(max int) *outbound {
@@ -25,7 +34,7 @@ func newOutbound(max int) *outbound {
 // cuts the session off).
 func (q *outbound) push(b []byte) (ok, overflow bool) {
 	q.mu.Lock()
-	if q.closed {
+	if q.closed.Load() {
 		q.mu.Unlock()
 		return false, false
 	}
@@ -36,39 +45,54 @@ func (q *outbound) push(b []byte) (ok, overflow bool) {
 	q.items = append(q.items, b)
 	q.pending += len(b)
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.signal()
 	return true, false
 }
 
-// close stops further pushes; final (e.g. a stream error and the stream
-// close tag) is written after what is already queued. Only the first close
-// sets final.
-func (q *outbound) close(final []byte) {
-	q.mu.Lock()
-	if !q.finalSet {
-		q.final = final
-		q.finalSet = true
-	}
-	q.closed = true
-	q.mu.Unlock()
+func (q *outbound) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
-// take returns everything queued, reusing the previous batch's slice, and
-// whether the queue is closed (then final is what to write last).
-func (q *outbound) take() (batch [][]byte, closed bool, final []byte) {
+// close stops further pushes; final (e.g. a stream error and the stream
+// close tag, one element per part) is written after what is already
+// queued. Only the first close counts: it returns true, later ones change
+// nothing and return false.
+func (q *outbound) close(final ...[]byte) bool {
+	q.mu.Lock()
+	if q.closed.Load() {
+		q.mu.Unlock()
+		return false
+	}
+	q.final = final
+	q.closed.Store(true)
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+// isClosed reports whether close was called.
+func (q *outbound) isClosed() bool { return q.closed.Load() }
+
+// take returns everything queued, reusing the slice of the batch before
+// last, and whether the queue is closed (then final is what to write last).
+// The batch's bytes stay counted until the writer calls written.
+func (q *outbound) take() (batch [][]byte, closed bool, final [][]byte) {
 	q.mu.Lock()
 	batch = q.items
+	clear(q.spare) // drop references to stanzas already written
 	q.items = q.spare[:0]
 	q.spare = batch
-	q.pending = 0
-	closed, final = q.closed, q.final
+	closed, final = q.closed.Load(), q.final
 	q.mu.Unlock()
 	return batch, closed, final
+}
+
+// written releases n bytes the writer has written.
+func (q *outbound) written(n int) {
+	q.mu.Lock()
+	q.pending -= n
+	q.mu.Unlock()
 }

@@ -10,6 +10,16 @@ import (
 	"github.com/ringd/ringd/xmpp/scram"
 )
 
+// conditionOf is the <failure/> condition of a scram error; every error
+// scram returns is a *scram.FailureError.
+func conditionOf(err error) string {
+	var fe *scram.FailureError
+	if errors.As(err, &fe) {
+		return fe.Condition()
+	}
+	return "temporary-auth-failure"
+}
+
 func stanzaErr(cond string) stanza.Error {
 	return stanza.Error{Condition: stanza.Condition(cond)}
 }
@@ -35,7 +45,7 @@ func (c *conn) runSASL(mechanism, initial string) (bool, error) {
 	srv, err := scram.NewServer(mech, lookup, scram.WithDomain(c.srv.cfg.Domain),
 		scram.WithSecret(c.srv.cfg.Secret), scram.WithTLS(c.secure))
 	if err != nil {
-		return false, err
+		return false, &internalError{err}
 	}
 	in, ok := decodeSASL(initial)
 	if !ok {
@@ -45,13 +55,9 @@ func (c *conn) runSASL(mechanism, initial string) (bool, error) {
 	for {
 		out, done, err := srv.Step(c.ctx, in)
 		if err != nil {
-			cond := "not-authorized"
-			var ce interface{ Condition() string }
-			if errors.As(err, &ce) {
-				cond = ce.Condition()
-			} else {
+			cond := conditionOf(err)
+			if cond == "temporary-auth-failure" {
 				c.log.Error("SASL failed", "err", err)
-				cond = "temporary-auth-failure"
 			}
 			c.srv.metrics.auth.WithLabelValues(mechanism, "failure").Inc()
 			c.log.Info("authentication failed", "mechanism", mechanism, "condition", cond)
@@ -77,8 +83,9 @@ func (c *conn) runSASL(mechanism, initial string) (bool, error) {
 		}
 		switch string(st.Name) {
 		case "abort":
+			// RFC 6120 §6.4.4: the exchange ends with <aborted/>.
 			c.srv.metrics.auth.WithLabelValues(mechanism, "failure").Inc()
-			return false, c.saslFailure("aborted")
+			return false, c.saslFailure(conditionOf(srv.Abort()))
 		case "response":
 		default:
 			return false, newStreamError("not-authorized", "SASL exchange in progress")

@@ -67,6 +67,7 @@ func (s *Server) ServeSTARTTLS(ln net.Listener) error { return s.serve(ln, "c2s"
 func (s *Server) ServeDirectTLS(ln net.Listener) error { return s.serve(ln, "c2s-tls", true) }
 
 func (s *Server) serve(ln net.Listener, name string, direct bool) error {
+	defer ln.Close() // like net/http: the listener is ours once served
 	if !s.track(ln) {
 		return ErrServerClosed
 	}
@@ -89,9 +90,6 @@ func (s *Server) serve(ln net.Listener, name string, direct bool) error {
 		}
 		backoff = 0
 		s.metrics.accepted.WithLabelValues(name).Inc()
-		if direct {
-			nc = tls.Server(nc, s.cfg.TLS)
-		}
 		c := s.newConn(nc, name, direct)
 		if !s.add(c) {
 			nc.Close()
@@ -180,7 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			c.nc.Close()
+			c.abort()
 		}
 		s.mu.Unlock()
 		<-done

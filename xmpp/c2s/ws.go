@@ -24,12 +24,19 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusPolicyViolation, "the xmpp subprotocol is required")
 		return
 	}
-	ws.SetReadLimit(int64(s.cfg.MaxStanzaBytes) + 1024)
 	s.metrics.accepted.WithLabelValues("websocket").Inc()
+	// Each Write on nc is one message; its deadlines bound reads and writes.
+	// Hitting one closes the WebSocket, so a client that times out during
+	// negotiation, or is still negotiating at Shutdown, is closed without a
+	// stream error. NetConn lifts the read limit, so it is set after: a
+	// frame larger than a stanza can be is refused.
 	nc := websocket.NetConn(s.ctx, ws, websocket.MessageText)
+	ws.SetReadLimit(int64(s.cfg.MaxStanzaBytes) + 1024)
+	// wss:// is TLS; plain ws:// gets no PLAIN (a TLS-terminating proxy in
+	// front should be trusted through configuration, not guessed).
 	c := s.newConn(nc, "websocket", false)
+	c.secure = r.TLS != nil
 	c.ws = ws
-	c.dec = wire.NewFramedDecoder(nc, s.limits)
 	if !s.add(c) {
 		ws.Close(websocket.StatusGoingAway, "shutting down")
 		return
@@ -60,7 +67,9 @@ func (c *conn) readOpen() (wire.Header, error) {
 
 // withClientNS adds xmlns="jabber:client" to a stanza that inherits it on
 // a TCP stream: RFC 7395 §3.3.3 wants every framed element to carry it.
-func withClientNS(b []byte) []byte {
+// It returns b itself when there is nothing to add, otherwise the result
+// in scratch (grown as needed), so the writer allocates nothing per stanza.
+func withClientNS(scratch, b []byte) []byte {
 	if len(b) < 2 || b[0] != '<' || hasXMLNS(b) {
 		return b
 	}
@@ -71,8 +80,7 @@ func withClientNS(b []byte) []byte {
 	if bytes.IndexByte(b[1:i], ':') >= 0 {
 		return b // prefixed element: it declares its own namespace
 	}
-	out := make([]byte, 0, len(b)+24)
-	out = append(out, b[:i]...)
+	out := append(scratch[:0], b[:i]...)
 	out = append(out, ` xmlns="jabber:client"`...)
 	return append(out, b[i:]...)
 }

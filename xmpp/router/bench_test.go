@@ -83,6 +83,11 @@ func BenchmarkRouteChat575(b *testing.B) {
 	benchmarkRoute(b, chat575, "bob@localhost/b")
 }
 
+// BenchmarkRouteChat575Bare routes the same message to the bare JID.
+func BenchmarkRouteChat575Bare(b *testing.B) {
+	benchmarkRoute(b, strings.Replace(chat575, `to="bob@localhost/b"`, `to="bob@localhost"`, 1), "bob@localhost/b")
+}
+
 // BenchmarkRouteJingle2K routes a 2 KB Jingle session-initiate between
 // full JIDs.
 func BenchmarkRouteJingle2K(b *testing.B) {

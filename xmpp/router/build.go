@@ -235,9 +235,12 @@ func ErrorReply(kind, id, from, to string, se stanza.Error) []byte {
 		b = wire.AppendEscaped(b, from)
 		b = append(b, '"')
 	}
-	b = append(b, ` to="`...)
-	b = wire.AppendEscaped(b, to)
-	b = append(b, `">`...)
+	if to != "" {
+		b = append(b, ` to="`...)
+		b = wire.AppendEscaped(b, to)
+		b = append(b, '"')
+	}
+	b = append(b, '>')
 	b = AppendError(b, se)
 	b = append(b, "</"...)
 	b = append(b, kind...)

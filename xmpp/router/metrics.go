@@ -1,10 +1,15 @@
 package router
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/xmpp/wire"
+)
 
 type metrics struct {
 	sessions      prometheus.Gauge
 	stanzasIn     *prometheus.CounterVec
+	in            [4]prometheus.Counter // stanzasIn by wire.Kind, resolved once
 	delivered     prometheus.Counter
 	undeliverable prometheus.Counter
 	bounced       *prometheus.CounterVec
@@ -27,6 +32,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		bounced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringd_router_errors_total", Help: "Stanza errors returned to senders, by condition.",
 		}, []string{"condition"}),
+	}
+	for k := range m.in {
+		m.in[k] = m.stanzasIn.WithLabelValues(wire.Kind(k).String())
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.sessions, m.stanzasIn, m.delivered, m.undeliverable, m.bounced} {

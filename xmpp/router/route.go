@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 
 	"mellium.im/xmpp/jid"
@@ -14,7 +15,10 @@ import (
 // blocks on another session; it may block on storage (IQ handlers, account
 // lookups) under ctx.
 func (r *Router) Route(ctx context.Context, s *Session, st *wire.Stanza) {
-	r.metrics.stanzasIn.WithLabelValues(st.Kind.String()).Inc()
+	r.metrics.in[st.Kind].Inc()
+	if r.routeFast(ctx, s, st) {
+		return
+	}
 	var to jid.JID
 	hasTo := st.To != nil
 	if hasTo {
@@ -33,6 +37,46 @@ func (r *Router) Route(ctx context.Context, s *Session, st *wire.Stanza) {
 	case wire.KindPresence:
 		r.routePresence(ctx, s, st, to, hasTo)
 	}
+}
+
+// routeFast delivers a message or IQ addressed to a bound full JID written
+// in canonical form, without parsing the address: a bound JID is canonical,
+// so an exact match needs no PRECIS. Anything else takes the full path.
+func (r *Router) routeFast(ctx context.Context, s *Session, st *wire.Stanza) bool {
+	if st.To == nil || st.Kind == wire.KindPresence || bytes.IndexByte(st.To, '&') >= 0 {
+		return false
+	}
+	r.mu.RLock()
+	dst := r.byFull[string(st.To)]
+	var bare, local string
+	if dst == nil && st.Kind == wire.KindMessage {
+		// A message to the bare JID of an account that is online.
+		if acc := r.accounts[string(st.To)]; acc != nil && len(acc.sessions) > 0 {
+			bare, local = acc.sessions[0].bare, acc.sessions[0].local
+		}
+	}
+	r.mu.RUnlock()
+	if bare != "" {
+		r.deliverToAccount(ctx, s, st, messageTypeOf(st.Type), bare, local)
+		return true
+	}
+	if dst == nil {
+		return false
+	}
+	if st.Kind == wire.KindMessage {
+		r.deliverMessage(dst, st, s.full)
+		return true
+	}
+	switch iqTypeOf(st.Type) {
+	case iqInvalid:
+		return false
+	case iqGet, iqSet:
+		if st.ID == nil || st.NumChildren != 1 {
+			return false
+		}
+	}
+	r.deliver(dst, st, s.full, nil)
+	return true
 }
 
 // target is where a stanza is addressed, relative to its sender.

@@ -78,6 +78,7 @@ type Router struct {
 
 	mu       sync.RWMutex
 	accounts map[string]*account // by bare JID string
+	byFull   map[string]*Session // by full JID string: the routing fast path
 
 	mux          *mux
 	presence     PresenceHandler
@@ -117,6 +118,7 @@ func New(cfg Config) (*Router, error) {
 		metrics:      m,
 		ids:          newIDGenerator(),
 		accounts:     make(map[string]*account),
+		byFull:       make(map[string]*Session),
 		mux:          newMux(),
 	}, nil
 }
@@ -197,6 +199,7 @@ func (r *Router) Bind(j jid.JID, c Conn) (*Session, error) {
 		return nil, ErrResourceLimit
 	}
 	acc.sessions = append(acc.sessions, s)
+	r.byFull[s.full] = s
 	r.mu.Unlock()
 	r.metrics.sessions.Inc()
 	if replaced != nil {
@@ -217,6 +220,9 @@ func (r *Router) Unbind(ctx context.Context, s *Session) {
 		for i, cur := range acc.sessions {
 			if cur == s {
 				acc.sessions = append(acc.sessions[:i:i], acc.sessions[i+1:]...)
+				if r.byFull[s.full] == s {
+					delete(r.byFull, s.full)
+				}
 				found = true
 				break
 			}
@@ -265,18 +271,13 @@ func (r *Router) Sessions(bare string) []*Session {
 	return append([]*Session(nil), acc.sessions...)
 }
 
-// Session returns the session bound to the full JID string full, or nil.
+// Session returns the session bound to the full JID string full (in
+// canonical form), or nil. bare is accepted for callers that have it and is
+// not needed.
 func (r *Router) Session(bare, full string) *Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if acc := r.accounts[bare]; acc != nil {
-		for _, s := range acc.sessions {
-			if s.full == full {
-				return s
-			}
-		}
-	}
-	return nil
+	return r.byFull[full]
 }
 
 // SessionCount returns how many sessions are bound.
