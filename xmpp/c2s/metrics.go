@@ -69,6 +69,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.stanzasIn[k] = in.WithLabelValues(wire.Kind(k).String())
 		m.stanzasOut[k] = out.WithLabelValues(wire.Kind(k).String())
 	}
+	// Export every mechanism/result pair from the start, so dashboards show
+	// zero rather than nothing.
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "other"} {
+		for _, res := range []string{"success", "failure"} {
+			m.auth.WithLabelValues(mech, res)
+		}
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.accepted, m.auth, in, out, m.streamErrors, m.slowCutoffs} {
 			if err := reg.Register(c); err != nil {
