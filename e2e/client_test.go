@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,10 +299,3 @@ func (c *Client) FinishWith(t *testing.T, want int) []Event {
 	}
 	return c.Events()
 }
-
-// stderrText is the client's debug log (for assertions on the XML).
-func (c *Client) stderrText() string {
-	return strings.TrimSpace(c.stderr.String())
-}
-
-var _ = bytes.MinRead // keep bytes imported for lineLog users in this file

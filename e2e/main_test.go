@@ -46,27 +46,44 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	harness.ringd = filepath.Join(tmp, "ringd")
-	args := []string{"build", "-o", harness.ringd}
-	if os.Getenv("RINGD_E2E_RACE") != "" {
-		args = append(args, "-race") // the server under the race detector
-	}
-	build := exec.Command("go", append(args, "./cmd/ringd")...)
-	build.Dir = root
-	start := time.Now()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go %s ./cmd/ringd: %v\n%s", strings.Join(args, " "), err, out)
+	if harness.ringd, err = buildRingd(root, tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
-	}
-	if testing.Verbose() {
-		fmt.Printf("e2e: built ringd in %v\n", time.Since(start).Round(time.Millisecond))
 	}
 
 	harness.clientsDir = filepath.Join(root, "e2e", "clients")
 	if out, err := exec.Command(*flagPython, "-c", "import slixmpp").CombinedOutput(); err != nil {
-		harness.clientsErr = fmt.Errorf("%s -c 'import slixmpp': %v: %s", *flagPython, err, bytes.TrimSpace(out))
+		if out = bytes.TrimSpace(out); len(out) > 0 {
+			err = fmt.Errorf("%w: %s", err, out)
+		}
+		harness.clientsErr = fmt.Errorf("%s -c 'import slixmpp': %w", *flagPython, err)
 	}
 	return m.Run()
+}
+
+// buildRingd builds ./cmd/ringd into dir and returns the binary's path.
+// RINGD_E2E_BINARY names a prebuilt binary to test instead;
+// RINGD_E2E_RACE=1 builds with the race detector.
+func buildRingd(root, dir string) (string, error) {
+	if bin := os.Getenv("RINGD_E2E_BINARY"); bin != "" {
+		return filepath.Abs(bin)
+	}
+	bin := filepath.Join(dir, "ringd")
+	args := []string{"build", "-o", bin}
+	if enabled(os.Getenv("RINGD_E2E_RACE")) {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/ringd")
+	build := exec.Command("go", args...)
+	build.Dir = root
+	start := time.Now()
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if testing.Verbose() {
+		fmt.Printf("e2e: built ringd in %v\n", time.Since(start).Round(time.Millisecond))
+	}
+	return bin, nil
 }
 
 // moduleRoot is the directory holding ringd's go.mod.
@@ -83,8 +100,12 @@ func moduleRoot() (string, error) {
 }
 
 // inCI reports whether we run under CI (CI=true), where nothing may skip.
-func inCI() bool {
-	switch os.Getenv("CI") {
+func inCI() bool { return enabled(os.Getenv("CI")) }
+
+// enabled reads a boolean environment variable: unset, "", "0" and
+// "false" are off, anything else is on.
+func enabled(v string) bool {
+	switch strings.ToLower(v) {
 	case "", "0", "false":
 		return false
 	}

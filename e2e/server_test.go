@@ -184,32 +184,41 @@ func (s *Server) Running() bool {
 func (s *Server) Output() []string { return s.out.lines() }
 
 // Stop ends the server: SIGTERM, then SIGKILL after 10 s. It fails the
-// test if the server had already died, needed SIGKILL, or exited with a
-// non-zero status. Calling it again does nothing.
+// test if the server had already died, needed SIGKILL, exited with a
+// non-zero status, or (built with -race) reported a data race. Calling it
+// again does nothing.
 func (s *Server) Stop(t *testing.T) {
 	t.Helper()
 	s.stopOnce.Do(func() {
-		if !s.Running() {
-			t.Errorf("ringd exited on its own during the test: %v", s.waitErr)
-			return
+		if err := s.terminate(); err != nil {
+			t.Error(err)
 		}
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("SIGTERM ringd: %v", err)
-		}
-		timer := time.NewTimer(stopTimeout)
-		defer timer.Stop()
-		select {
-		case <-s.exited:
-		case <-timer.C:
-			t.Errorf("ringd still running %v after SIGTERM; sending SIGKILL", stopTimeout)
-			s.cmd.Process.Kill()
-			<-s.exited
-			return
-		}
-		if s.waitErr != nil {
-			t.Errorf("ringd exit after SIGTERM: got %v, want exit status 0", s.waitErr)
+		if strings.Contains(s.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("ringd (built with -race) reported a data race; see its output")
 		}
 	})
+}
+
+func (s *Server) terminate() error {
+	if !s.Running() {
+		return fmt.Errorf("ringd exited on its own during the test: %v", s.waitErr)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("SIGTERM ringd: %w", err)
+	}
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.exited:
+	case <-timer.C:
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("ringd still running %v after SIGTERM; killed it", stopTimeout)
+	}
+	if s.waitErr != nil {
+		return fmt.Errorf("ringd exit after SIGTERM: got %v, want exit status 0", s.waitErr)
+	}
+	return nil
 }
 
 // lineLog collects a process's output and finds ringd's listener lines.

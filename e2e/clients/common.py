@@ -175,6 +175,9 @@ class Client(slixmpp.ClientXMPP):
         AuthFailed or ScenarioFailed when that does not happen."""
         self._started = asyncio.get_running_loop().create_future()
         direct = self.args.direct_tls
+        # slixmpp 1.8.3 accepts force_starttls but never enforces it, so
+        # _on_session_start refuses a session without TLS, and SCRAM
+        # refuses to run unencrypted (unencrypted_scram is off).
         self.connect((self.args.host, self.args.port), use_ssl=direct,
                      force_starttls=not direct, disable_starttls=False)
         return await self._started

@@ -21,7 +21,9 @@ async def scenario(events, args, clients):
     await c.start()
     if args.wait_stdin:
         events.emit("ready", client="c")
+        events.waiting_for = "a line on stdin"
         await common.read_stdin_line()
+        events.waiting_for = None
     if args.self_message is not None:
         mark = events.mark()
         c.send_message(mto=c.boundjid, mbody=args.self_message, mtype="chat")
