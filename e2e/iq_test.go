@@ -25,7 +25,7 @@ func TestUnknownIQ(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := startClient(t, "iq.py", append(connArgs(t, s.C2S, false), "--jid", alice.JID,
-				"--password", alice.Password, "--type", tc.iqType, "--to", tc.to, "--payload", tc.payload)...)
+				"--password="+alice.Password, "--type", tc.iqType, "--to", tc.to, "--payload", tc.payload)...)
 			c.Finish(t)
 			if e, ok := c.Find(Event{Event: "iq_result"}); ok {
 				t.Fatalf("got %v, want an error", e)

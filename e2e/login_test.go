@@ -9,7 +9,7 @@ import (
 // loginArgs are login.py's options for u on addr.
 func loginArgs(t *testing.T, addr string, directTLS bool, u user, extra ...string) []string {
 	t.Helper()
-	args := append(connArgs(t, addr, directTLS), "--jid", u.JID, "--password", u.Password)
+	args := append(connArgs(t, addr, directTLS), "--jid", u.JID, "--password="+u.Password)
 	return append(args, extra...)
 }
 

@@ -13,7 +13,7 @@ func TestRosterPush(t *testing.T) {
 	s := startServer(t, serverOpts{Users: []user{alice, bob}})
 
 	want := RosterItem{JID: bob.JID, Name: "Bob Bäcker 🍞", Subscription: "none", Groups: []string{"Friends"}}
-	args := append(connArgs(t, s.C2S, false), "--jid", alice.JID, "--password", alice.Password,
+	args := append(connArgs(t, s.C2S, false), "--jid", alice.JID, "--password="+alice.Password,
 		"--contact", want.JID, "--name", want.Name)
 	for _, g := range want.Groups {
 		args = append(args, "--group", g)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -225,11 +224,9 @@ func (s *Server) ensureAdmin(ctx context.Context, store storage.Users) error {
 	if !ok || domain != s.cfg.Domain {
 		return nil
 	}
-	var b [15]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Errorf("server: admin password: %w", err)
-	}
-	password := base64.RawURLEncoding.EncodeToString(b[:])
+	// Letters and digits only: the password gets pasted into command lines
+	// and config files, where a leading '-' or a quote causes trouble.
+	password := rand.Text()
 	cred, err := scram.NewCredentials(password, scram.DefaultIterations)
 	if err != nil {
 		return fmt.Errorf("server: admin credentials: %w", err)
