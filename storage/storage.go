@@ -145,7 +145,7 @@ type Store interface {
 	Users
 	Rosters
 	SubscriptionRequests
-	// Offline joins Store once both backends implement it (issue 3).
+	Offline
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -33,6 +33,11 @@ type fileConfig struct {
 	Storage   fileStorage   `toml:"storage"`
 	Metrics   fileMetrics   `toml:"metrics"`
 	Limits    fileLimits    `toml:"limits"`
+	Offline   fileOffline   `toml:"offline"`
+}
+
+type fileOffline struct {
+	Quota int `toml:"quota"`
 }
 
 type fileC2S struct {
@@ -236,6 +241,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		{"limits.max_stanza_bytes", fc.Limits.MaxStanzaBytes},
 		{"limits.max_resources", fc.Limits.MaxResources},
 		{"limits.outbound_queue_bytes", fc.Limits.OutboundQueueBytes},
+		{"offline.quota", fc.Offline.Quota},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative (0 or absent means the default)", l.key, l.v))
@@ -272,6 +278,9 @@ func (fc fileConfig) toSettings() (settings, error) {
 			AuthTimeout:        authTimeout,
 			MaxResources:       fc.Limits.MaxResources,
 			OutboundQueueBytes: fc.Limits.OutboundQueueBytes,
+		},
+		Offline: server.OfflineConfig{
+			Quota: fc.Offline.Quota,
 		},
 	}
 	return s, nil

@@ -15,24 +15,6 @@ import (
 	"github.com/ringd/ringd/xmpp/server"
 )
 
-// documentedDefaults is every default docs/configuration.md and
-// ringd.example.toml promise. Admins and Storage.DSN stay empty: the server
-// derives them from domain and data_dir.
-var documentedDefaults = server.Config{
-	Domain:    "localhost",
-	DataDir:   "data",
-	C2S:       server.C2SConfig{Listen: "127.0.0.1:5222", ListenTLS: "127.0.0.1:5223"},
-	WebSocket: server.WebSocketConfig{Listen: "127.0.0.1:5280", Path: "/xmpp-websocket"},
-	Storage:   server.StorageConfig{Driver: "sqlite"},
-	Metrics:   server.MetricsConfig{Listen: "127.0.0.1:9090"},
-	Limits: server.LimitsConfig{
-		MaxStanzaBytes:     256 << 10,
-		AuthTimeout:        30 * time.Second,
-		MaxResources:       10,
-		OutboundQueueBytes: 1 << 20,
-	},
-}
-
 func TestLoadConfigNoFile(t *testing.T) {
 	s, err := loadConfig("")
 	if err != nil {
@@ -289,8 +271,9 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadConfig(%q) error: %v", path, err)
 	}
-	if !reflect.DeepEqual(s.server, documentedDefaults) {
-		t.Errorf("loadConfig(%q).server =\n%+v\nwant\n%+v", path, s.server, documentedDefaults)
+	// The example must spell out exactly the server's own defaults.
+	if got, want := s.server.WithDefaults(), (server.Config{}).WithDefaults(); !reflect.DeepEqual(got, want) {
+		t.Errorf("loadConfig(%q).server with defaults =\n%+v\nwant the server's defaults\n%+v", path, got, want)
 	}
 	if s.logLevel != slog.LevelInfo {
 		t.Errorf("loadConfig(%q).logLevel = %v, want %v", path, s.logLevel, slog.LevelInfo)

@@ -21,6 +21,7 @@ type Config struct {
 	Storage   StorageConfig
 	Metrics   MetricsConfig
 	Limits    LimitsConfig
+	Offline   OfflineConfig
 
 	// Version is what XEP-0092 reports; default "dev".
 	Version string
@@ -69,6 +70,11 @@ type LimitsConfig struct {
 	OutboundQueueBytes int           // per-session queued bytes before the session is cut; default 1 MiB
 }
 
+// OfflineConfig configures offline message storage (XEP-0160).
+type OfflineConfig struct {
+	Quota int // messages kept per account; default 1000
+}
+
 // Disabled is the listen address that turns a listener off.
 const Disabled = "-"
 
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Metrics.Listen == "" {
 		c.Metrics.Listen = "127.0.0.1:9090"
+	}
+	if c.Offline.Quota <= 0 {
+		c.Offline.Quota = 1000
 	}
 	if c.Limits.MaxStanzaBytes <= 0 {
 		c.Limits.MaxStanzaBytes = 256 << 10

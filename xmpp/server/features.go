@@ -9,6 +9,7 @@ import (
 	"github.com/ringd/ringd/roster"
 	"github.com/ringd/ringd/storage"
 	"github.com/ringd/ringd/xmpp/disco"
+	"github.com/ringd/ringd/xmpp/offline"
 	"github.com/ringd/ringd/xmpp/ping"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/version"
@@ -34,6 +35,14 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 	if err := registerPresence(rt, store, reg, s.log.With("component", "presence")); err != nil {
 		return nil, err
 	}
+	off, err := offline.New(offline.Config{
+		Router: rt, Store: store, Domain: s.cfg.Domain, Quota: s.cfg.Offline.Quota,
+		Logger: s.log.With("component", "offline"), Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	off.Register(rt)
 	return streamFeatures, nil
 }
 
