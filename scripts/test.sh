@@ -71,20 +71,12 @@ setup_clients() {
 	"$PYTHON" -c 'import slixmpp' || die "python3-slixmpp installed, but $PYTHON still cannot import slixmpp"
 }
 
-# start_mariadb / stop_mariadb: extension point for the MySQL backend
-# tests. The next issue starts a throwaway MariaDB here (loopback only,
-# stopped by stop_mariadb from the EXIT trap) and exports
-# RINGD_TEST_MYSQL_DSN for storage/mysql; scripts/mariadb.sh defines both
-# functions, so wiring it in means replacing these stubs with
-# `source scripts/mariadb.sh`. Until then they do nothing, and under CI=true
-# the storage/mysql tests fail for want of a DSN.
-start_mariadb() {
-	:
-}
-
-stop_mariadb() {
-	:
-}
+# start_mariadb / stop_mariadb (scripts/mariadb.sh): a throwaway MariaDB on
+# loopback for the storage/mysql tests and the MySQL e2e runs, installed
+# from Debian if missing. start_mariadb exports RINGD_TEST_MYSQL_DSN;
+# stop_mariadb (from the EXIT trap) shuts it down and removes its files.
+# shellcheck source=scripts/mariadb.sh
+source scripts/mariadb.sh
 
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ringd-test.XXXXXX")
 cleanup() {

@@ -41,6 +41,7 @@ func commands() []*command {
 		{"user del", "[-config FILE] JID", "delete an account and everything stored for it", runUserDel},
 		{"user passwd", "[-config FILE] [-password PASSWORD] JID", "set an account's password", runUserPasswd},
 		{"user list", "[-config FILE]", "print every account, one bare JID per line", runUserList},
+		{"migrate", "[-config FILE]", "create or upgrade the store's schema, then exit", runMigrate},
 		{"version", "[-config FILE]", "print the version", runVersion},
 	}
 }

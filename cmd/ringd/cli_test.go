@@ -448,3 +448,22 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestMigrate(t *testing.T) {
+	cfg := writeConfig(t, "localhost")
+	tests := []struct {
+		name       string
+		wantStdout string
+	}{
+		{"first run creates the schema", "applied 0001_"},
+		{"second run has nothing to do", "schema is up to date"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", "migrate", "-config", cfg)
+			if code != 0 || !strings.Contains(stdout, tc.wantStdout) {
+				t.Errorf("run(migrate) = %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, tc.wantStdout)
+			}
+		})
+	}
+}

@@ -56,8 +56,12 @@ type fileTLS struct {
 }
 
 type fileStorage struct {
-	Driver string `toml:"driver"`
-	DSN    string `toml:"dsn"`
+	Driver       string `toml:"driver"`
+	DSN          string `toml:"dsn"`
+	MaxOpenConns int    `toml:"max_open_conns"`
+	MaxIdleConns int    `toml:"max_idle_conns"`
+	// ConnMaxLifetime is a duration string, parsed here so errors name the key.
+	ConnMaxLifetime string `toml:"conn_max_lifetime"`
 }
 
 type fileMetrics struct {
@@ -234,6 +238,14 @@ func (fc fileConfig) toSettings() (settings, error) {
 		}
 		authTimeout = d
 	}
+	var connMaxLifetime time.Duration
+	if fc.Storage.ConnMaxLifetime != "" {
+		d, err := time.ParseDuration(fc.Storage.ConnMaxLifetime)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("storage.conn_max_lifetime: %q is not a duration such as \"30m\"", fc.Storage.ConnMaxLifetime))
+		}
+		connMaxLifetime = d
+	}
 	for _, l := range []struct {
 		key string
 		v   int
@@ -242,6 +254,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		{"limits.max_resources", fc.Limits.MaxResources},
 		{"limits.outbound_queue_bytes", fc.Limits.OutboundQueueBytes},
 		{"offline.quota", fc.Offline.Quota},
+		{"storage.max_open_conns", fc.Storage.MaxOpenConns},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative (0 or absent means the default)", l.key, l.v))
@@ -267,8 +280,11 @@ func (fc fileConfig) toSettings() (settings, error) {
 			Key:  fc.TLS.Key,
 		},
 		Storage: server.StorageConfig{
-			Driver: fc.Storage.Driver,
-			DSN:    fc.Storage.DSN,
+			Driver:          fc.Storage.Driver,
+			DSN:             fc.Storage.DSN,
+			MaxOpenConns:    fc.Storage.MaxOpenConns,
+			MaxIdleConns:    fc.Storage.MaxIdleConns,
+			ConnMaxLifetime: connMaxLifetime,
 		},
 		Metrics: server.MetricsConfig{
 			Listen: fc.Metrics.Listen,

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/storage/sqlstore"
+	"github.com/ringd/ringd/storage/storagetest"
 )
 
 // The figures include an fsync per commit (synchronous=FULL), so they
@@ -132,4 +134,20 @@ func BenchmarkRoster(b *testing.B) {
 			b.Fatalf("Roster() = %d items, %v", len(got), err)
 		}
 	}
+}
+
+// BenchmarkOfflinePushFetch: see storagetest.BenchOfflinePushFetch. With
+// group commit off, every push is a transaction and an fsync of its own.
+func BenchmarkOfflinePushFetch(b *testing.B) {
+	storagetest.BenchOfflinePushFetch(b, func(b *testing.B, groupCommit bool) storage.Store {
+		cfg := sqlstore.Config{}
+		if !groupCommit {
+			cfg.OfflineBatch = 1
+		}
+		s, err := open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}, nil)
 }

@@ -33,6 +33,10 @@ const maxConns = 8
 // Open opens the database file at path, creating it and its parent
 // directories if needed, and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, sqlstore.Config{})
+}
+
+func open(ctx context.Context, path string, cfg sqlstore.Config) (*Store, error) {
 	db, err := openDB(ctx, path)
 	if err != nil {
 		return nil, err
@@ -44,7 +48,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), db.Close())
 	}
-	s, err := sqlstore.New(db, Dialect())
+	s, err := sqlstore.New(db, Dialect(), cfg)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), db.Close())
 	}

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/storage/sqlstore"
 	"github.com/ringd/ringd/storage/storagetest"
 )
 
@@ -231,6 +233,41 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// TestUpgrade: a file at an older schema version gets the rest when
+// opened, keeping its data.
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ringd.db")
+	ctx := t.Context()
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := sqlstore.SQLiteMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.Migrate(ctx, db, ms[:1]); err != nil {
+		t.Fatalf("Migrate(first only) = %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (username, iterations, created_ms) VALUES ('alice', 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open() of an old schema = %v", err)
+	}
+	defer s.Close()
+	if ok, err := s.UserExists(ctx, "alice"); err != nil || !ok {
+		t.Errorf("UserExists(alice) after upgrade = %v, %v; want true", ok, err)
+	}
+	if _, err := s.PushOffline(ctx, "alice", []byte("<message/>"), time.Now(), 1); err != nil {
+		t.Errorf("PushOffline() after upgrade = %v", err)
+	}
+}
+
 func TestDialectClassifiesErrors(t *testing.T) {
 	s := openTemp(t)
 	defer s.Close()
@@ -312,11 +349,21 @@ func TestCreateUserStartsEmpty(t *testing.T) {
 	if err := s.PutSubscriptionRequest(ctx, "alice", storage.SubscriptionRequest{Contact: "bob@example.net", Stanza: []byte("<presence/>")}); err != nil {
 		t.Fatalf("PutSubscriptionRequest(alice) without account = %v, want nil", err)
 	}
+	if _, err := s.PushOffline(ctx, "alice", []byte("<message/>"), time.Now(), 1); err != nil {
+		t.Fatalf("PushOffline(alice) without account = %v, want nil", err)
+	}
 	if err := s.CreateUser(ctx, "alice", storage.Credentials{Iterations: 1}); err != nil {
 		t.Fatalf("CreateUser(alice) = %v", err)
 	}
 	if items, ver, err := s.Roster(ctx, "alice"); err != nil || len(items) != 0 || ver != 0 {
 		t.Errorf("Roster(alice) = %d items, version %d, %v; want 0, 0, nil", len(items), ver, err)
+	}
+	if n, err := s.CountOffline(ctx, "alice"); err != nil || n != 0 {
+		t.Errorf("CountOffline(alice) = %d, %v; want 0, nil", n, err)
+	}
+	// The quota is whole again.
+	if _, err := s.PushOffline(ctx, "alice", []byte("<message/>"), time.Now(), 1); err != nil {
+		t.Errorf("PushOffline(alice) = %v, want nil", err)
 	}
 	if reqs, err := s.SubscriptionRequests(ctx, "alice"); err != nil || len(reqs) != 0 {
 		t.Errorf("SubscriptionRequests(alice) = %d, %v; want 0, nil", len(reqs), err)

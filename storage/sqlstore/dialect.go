@@ -34,8 +34,19 @@ type Dialect struct {
 	IsConflict func(err error) bool
 	// IsRetryable reports whether a transaction that failed with err may
 	// succeed if run again from the start: lock contention, deadlock
-	// victims, serialisation failures. Store retries those a few times.
+	// victims, serialisation failures. The engine has rolled such a
+	// transaction back (or Store does), so Store retries every operation
+	// that fails so, a few times.
 	IsRetryable func(err error) bool
+	// IsConnLost, if set, reports whether err means the connection to the
+	// server broke (killed, reset, timed out) so that whatever was in
+	// flight may or may not have run. Store retries an operation that
+	// fails so when that is safe: always when the break came before
+	// COMMIT was sent (the server rolls an unfinished transaction back),
+	// and during COMMIT only for operations whose repetition is harmless
+	// (reads, and writes that set rather than add; see the list in
+	// store.go). Engines without a connection (SQLite) leave it nil.
+	IsConnLost func(err error) bool
 	// SingleWriter is set for engines that admit one writing transaction
 	// at a time (SQLite). Store then queues its own writers on a channel,
 	// which wakes the next one the moment the previous commits, instead of

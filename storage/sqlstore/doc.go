@@ -15,6 +15,18 @@
 // the user in one transaction; a table added for a new per-user store must
 // be added to the purge list in store.go (a test checks it).
 //
+// Offline storage (offline.go) keeps each user's queue length in a counter
+// row that every push claims with one conditional upsert, so the quota holds
+// under any concurrency and across processes. Concurrent pushes are
+// committed together by a group committer (groupcommit.go): one
+// transaction, one fsync, for all pushes waiting at that moment, each
+// caller still getting its own id or error. Config sets the batch size and
+// the number of committers, or turns group commit off.
+//
+// Failed transactions are retried from the start when the dialect calls
+// the error retryable (lock contention), and after a lost connection when
+// that cannot apply a change twice (see the list in store.go).
+//
 // It must not import a driver (backends do), normalise usernames or JIDs
 // (callers pass PRECIS-normalised strings, stored and compared as bytes),
 // nor hold passwords: accounts carry SCRAM keys only (RFC 5802 §3).

@@ -78,6 +78,15 @@ func checkMigrations(ms []Migration) error {
 	return nil
 }
 
+// Conn is what Migrate needs of a database: a *sql.DB, or a *sql.Conn when
+// the caller holds a session-level lock on that connection (MySQL's
+// GET_LOCK) and wants the migrations to run under it.
+type Conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
 // Migrate applies, in order, each migration of ms that db has not recorded
 // in schema_migrations. Each runs in its own transaction together with its
 // bookkeeping row, and is checked again inside it, so two processes starting
@@ -86,11 +95,11 @@ func checkMigrations(ms []Migration) error {
 // statement on its own: a migration that fails halfway stays half applied,
 // so MySQL migrations are written to be re-runnable (IF NOT EXISTS), and
 // since MySQL takes no lock on the SELECT that checks, a MySQL backend
-// holds GET_LOCK on its own connection around the call so that two
+// holds GET_LOCK on a connection and passes that connection, so that two
 // processes do not both run a migration.
 //
 // It returns the migrations this call applied, for a command to report.
-func Migrate(ctx context.Context, db *sql.DB, ms []Migration) ([]Migration, error) {
+func Migrate(ctx context.Context, db Conn, ms []Migration) ([]Migration, error) {
 	if err := checkMigrations(ms); err != nil {
 		return nil, fmt.Errorf("sqlstore: migrate: %w", err)
 	}
@@ -112,7 +121,7 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration) ([]Migration, erro
 
 // applyMigration applies m unless db has it already, and reports whether it
 // did.
-func applyMigration(ctx context.Context, db *sql.DB, m Migration) (applied bool, err error) {
+func applyMigration(ctx context.Context, db Conn, m Migration) (applied bool, err error) {
 	// Most starts find everything applied; look before taking the write
 	// lock that the transaction below holds.
 	if ok, err := exists(ctx, db, selectMigrationAppliedSQL, m.Version); err != nil || ok {

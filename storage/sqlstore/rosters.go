@@ -70,7 +70,11 @@ func roster(ctx context.Context, tx *sql.Tx, user string) ([]storage.RosterItem,
 
 // RosterItem implements storage.Rosters.
 func (s *Store) RosterItem(ctx context.Context, user, contact string) (storage.RosterItem, error) {
-	it, err := scanRosterItem(s.db.QueryRowContext(ctx, selectRosterItemSQL, user, contact))
+	var it storage.RosterItem
+	err := s.query(ctx, func() (err error) {
+		it, err = scanRosterItem(s.db.QueryRowContext(ctx, selectRosterItemSQL, user, contact))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = storage.ErrNotFound
 	}
@@ -131,7 +135,11 @@ func (s *Store) DeleteRosterItem(ctx context.Context, user, contact string) (int
 
 // RosterVersion implements storage.Rosters.
 func (s *Store) RosterVersion(ctx context.Context, user string) (int64, error) {
-	ver, err := rosterVersion(ctx, s.db, user)
+	var ver int64
+	err := s.query(ctx, func() (err error) {
+		ver, err = rosterVersion(ctx, s.db, user)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: roster version of %q: %w", user, err)
 	}

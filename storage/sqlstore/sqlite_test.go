@@ -138,7 +138,7 @@ func TestWriteRetries(t *testing.T) {
 				IsConflict:  func(error) bool { return false },
 				IsRetryable: func(err error) bool { return errors.Is(err, errFlaky) },
 			}
-			s, err := New(openSQLite(t), d)
+			s, err := New(openSQLite(t), d, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestWriteRetries(t *testing.T) {
 	t.Run("StopsWhenContextEnds", func(t *testing.T) {
 		d := Dialect{Name: "test", Upsert: UpsertOnConflict,
 			IsConflict: func(error) bool { return false }, IsRetryable: func(error) bool { return true }}
-		s, err := New(openSQLite(t), d)
+		s, err := New(openSQLite(t), d, Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestWriteRetries(t *testing.T) {
 func TestSingleWriterHonoursContext(t *testing.T) {
 	d := Dialect{Name: "test", Upsert: UpsertOnConflict, SingleWriter: true,
 		IsConflict: func(error) bool { return false }, IsRetryable: func(error) bool { return false }}
-	s, err := New(openSQLite(t), d)
+	s, err := New(openSQLite(t), d, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func (s *Store) PutSubscriptionRequest(ctx context.Context, user string, req sto
 	if stanza == nil {
 		stanza = []byte{}
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeIdempotent(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q.putSubRequest, user, req.Contact, stanza, req.Created.UnixMilli())
 		return err
 	})
@@ -41,7 +41,7 @@ func (s *Store) PutSubscriptionRequest(ctx context.Context, user string, req sto
 
 // DeleteSubscriptionRequest implements storage.SubscriptionRequests.
 func (s *Store) DeleteSubscriptionRequest(ctx context.Context, user, contact string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeIdempotent(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, deleteSubRequestSQL, user, contact)
 		return err
 	})
@@ -53,7 +53,11 @@ func (s *Store) DeleteSubscriptionRequest(ctx context.Context, user, contact str
 
 // HasSubscriptionRequest implements storage.SubscriptionRequests.
 func (s *Store) HasSubscriptionRequest(ctx context.Context, user, contact string) (bool, error) {
-	ok, err := exists(ctx, s.db, selectSubRequestSQL, user, contact)
+	var ok bool
+	err := s.query(ctx, func() (err error) {
+		ok, err = exists(ctx, s.db, selectSubRequestSQL, user, contact)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: has subscription request %q/%q: %w", user, contact, err)
 	}
@@ -63,7 +67,11 @@ func (s *Store) HasSubscriptionRequest(ctx context.Context, user, contact string
 // SubscriptionRequests implements storage.SubscriptionRequests. Created
 // comes back in UTC.
 func (s *Store) SubscriptionRequests(ctx context.Context, user string) ([]storage.SubscriptionRequest, error) {
-	reqs, err := s.subscriptionRequests(ctx, user)
+	var reqs []storage.SubscriptionRequest
+	err := s.query(ctx, func() (err error) {
+		reqs, err = s.subscriptionRequests(ctx, user)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: subscription requests of %q: %w", user, err)
 	}

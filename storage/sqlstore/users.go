@@ -78,7 +78,7 @@ func (s *Store) purgeUser(ctx context.Context, tx *sql.Tx, username string) erro
 
 // SetCredentials implements storage.Users.
 func (s *Store) SetCredentials(ctx context.Context, username string, cred storage.Credentials) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeIdempotent(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, updateCredentialsSQL, cred.Salt, cred.Iterations,
 			cred.StoredKey1, cred.ServerKey1, cred.StoredKey256, cred.ServerKey256, username)
 		if err != nil {
@@ -111,8 +111,10 @@ func (s *Store) SetCredentials(ctx context.Context, username string, cred storag
 // Credentials implements storage.Users.
 func (s *Store) Credentials(ctx context.Context, username string) (storage.Credentials, error) {
 	var c storage.Credentials
-	err := s.db.QueryRowContext(ctx, selectCredentialsSQL, username).Scan(
-		&c.Salt, &c.Iterations, &c.StoredKey1, &c.ServerKey1, &c.StoredKey256, &c.ServerKey256)
+	err := s.query(ctx, func() error {
+		return s.db.QueryRowContext(ctx, selectCredentialsSQL, username).Scan(
+			&c.Salt, &c.Iterations, &c.StoredKey1, &c.ServerKey1, &c.StoredKey256, &c.ServerKey256)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = storage.ErrNotFound
 	}
@@ -124,7 +126,11 @@ func (s *Store) Credentials(ctx context.Context, username string) (storage.Crede
 
 // UserExists implements storage.Users.
 func (s *Store) UserExists(ctx context.Context, username string) (bool, error) {
-	ok, err := exists(ctx, s.db, selectUserExistsSQL, username)
+	var ok bool
+	err := s.query(ctx, func() (err error) {
+		ok, err = exists(ctx, s.db, selectUserExistsSQL, username)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: user exists %q: %w", username, err)
 	}
@@ -134,7 +140,11 @@ func (s *Store) UserExists(ctx context.Context, username string) (bool, error) {
 // ListUsers implements storage.Users. Byte order comes from the schema:
 // usernames are BINARY-collated TEXT in SQLite and VARBINARY in MySQL.
 func (s *Store) ListUsers(ctx context.Context) ([]string, error) {
-	users, err := s.listUsers(ctx)
+	var users []string
+	err := s.query(ctx, func() (err error) {
+		users, err = s.listUsers(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list users: %w", err)
 	}
@@ -161,7 +171,8 @@ func (s *Store) listUsers(ctx context.Context) ([]string, error) {
 // CountUsers implements storage.Users.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, countUsersSQL).Scan(&n); err != nil {
+	err := s.query(ctx, func() error { return s.db.QueryRowContext(ctx, countUsersSQL).Scan(&n) })
+	if err != nil {
 		return 0, fmt.Errorf("sqlstore: count users: %w", err)
 	}
 	return n, nil

@@ -82,7 +82,8 @@ func testConcurrency(t *testing.T, open Opener) {
 				t.Errorf("%d racing CreateUser(alice) succeeded, want 1", won)
 			}
 		}},
-		{"MixedUsers", func(ctx context.Context, t *testing.T, s storage.Store) {
+		{"MixedUsers", func(ctx context.Context, t *testing.T, st storage.Store) {
+			s := asOffline(t, st)
 			// Writers on different users and stores interleave freely.
 			const users, ops = 8, 25
 			errs := make([]error, users)
@@ -97,6 +98,9 @@ func testConcurrency(t *testing.T, open Opener) {
 							break
 						}
 						if err = s.PutSubscriptionRequest(ctx, name, storage.SubscriptionRequest{Contact: contact, Stanza: []byte("<presence/>"), Created: epoch}); err != nil {
+							break
+						}
+						if _, err = s.PushOffline(ctx, name, chat(i), epoch, ops); err != nil {
 							break
 						}
 						_, _, err = s.Roster(ctx, name)
@@ -114,6 +118,7 @@ func testConcurrency(t *testing.T, open Opener) {
 				if reqs, err := s.SubscriptionRequests(ctx, name); err != nil || len(reqs) != ops {
 					t.Errorf("SubscriptionRequests(%q) = %d, %v; want %d, nil", name, len(reqs), err, ops)
 				}
+				wantOfflineCount(ctx, t, s, name, ops)
 			}
 			if n, err := s.CountUsers(ctx); err != nil || n != users {
 				t.Errorf("CountUsers() = %d, %v; want %d, nil", n, err, users)
@@ -145,6 +150,14 @@ func testContext(t *testing.T, open Opener) {
 		{"PutSubscriptionRequest", func(ctx context.Context, s storage.Store) error {
 			return s.PutSubscriptionRequest(ctx, "alice", storage.SubscriptionRequest{Contact: "bob@example.net", Stanza: []byte("<presence/>"), Created: epoch})
 		}},
+		{"PushOffline", func(ctx context.Context, s storage.Store) error {
+			o, ok := s.(storage.Offline)
+			if !ok {
+				return fmt.Errorf("%T does not implement storage.Offline", s)
+			}
+			_, err := o.PushOffline(ctx, "alice", []byte("<message/>"), epoch, 0)
+			return err
+		}},
 		{"Roster", func(ctx context.Context, s storage.Store) error {
 			_, _, err := s.Roster(ctx, "alice")
 			return err
@@ -171,6 +184,7 @@ func testContext(t *testing.T, open Opener) {
 			if reqs, err := s.SubscriptionRequests(ctx, "alice"); err != nil || len(reqs) != 0 {
 				t.Errorf("SubscriptionRequests(alice) = %d, %v; want 0, nil", len(reqs), err)
 			}
+			wantOfflineCount(ctx, t, asOffline(t, s), "alice", 0)
 		})
 	}
 }

@@ -22,6 +22,7 @@ func RunSuite(t *testing.T, open Opener) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Rosters", func(t *testing.T) { testRosters(t, open) })
 	t.Run("SubscriptionRequests", func(t *testing.T) { testSubscriptionRequests(t, open) })
+	RunOffline(t, open)
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 }

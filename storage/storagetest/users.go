@@ -122,12 +122,16 @@ func testUsers(t *testing.T, open Opener) {
 				t.Errorf("Credentials(alice) = %+v, %v; want the new credentials", got, err)
 			}
 		}},
-		{"DeleteCascades", func(ctx context.Context, t *testing.T, s storage.Store) {
+		{"DeleteCascades", func(ctx context.Context, t *testing.T, st storage.Store) {
+			s := asOffline(t, st)
 			for _, u := range []string{"alice", "bob"} {
 				mustCreateUser(ctx, t, s, u)
 				mustPut(ctx, t, s, u, storage.RosterItem{Contact: "carol@example.net", Subscription: storage.SubBoth, Groups: []string{"Friends"}})
 				mustPut(ctx, t, s, u, storage.RosterItem{Contact: "dave@example.net", Subscription: storage.SubTo})
 				mustPutRequest(ctx, t, s, u, storage.SubscriptionRequest{Contact: "eve@example.net", Stanza: []byte("<presence/>"), Created: epoch})
+				for i := range 3 {
+					mustPushOffline(ctx, t, s, u, chat(i), epoch, 3)
+				}
 			}
 			if err := s.DeleteUser(ctx, "alice"); err != nil {
 				t.Fatalf("DeleteUser(alice) = %v", err)
@@ -144,10 +148,19 @@ func testUsers(t *testing.T, open Opener) {
 			if ok, err := s.HasSubscriptionRequest(ctx, "alice", "eve@example.net"); err != nil || ok {
 				t.Errorf("HasSubscriptionRequest(alice, eve) after delete = %v, %v; want false, nil", ok, err)
 			}
-			// A new account of the same name starts empty.
+			if msgs, err := s.OfflineMessages(ctx, "alice", 0); err != nil || len(msgs) != 0 {
+				t.Errorf("OfflineMessages(alice) after delete = %d, %v; want 0, nil", len(msgs), err)
+			}
+			wantOfflineCount(ctx, t, s, "alice", 0)
+			// A new account of the same name starts empty, with its whole
+			// offline quota.
 			mustCreateUser(ctx, t, s, "alice")
 			if items, ver, err := s.Roster(ctx, "alice"); err != nil || len(items) != 0 || ver != 0 {
 				t.Errorf("Roster(alice) of recreated account = %d items, version %d, %v; want 0, 0, nil", len(items), ver, err)
+			}
+			wantOfflineCount(ctx, t, s, "alice", 0)
+			for i := range 3 {
+				mustPushOffline(ctx, t, s, "alice", chat(i), epoch, 3)
 			}
 			// Bob is untouched.
 			if items, ver, err := s.Roster(ctx, "bob"); err != nil || len(items) != 2 || ver != 2 {
@@ -156,6 +169,10 @@ func testUsers(t *testing.T, open Opener) {
 			if reqs, err := s.SubscriptionRequests(ctx, "bob"); err != nil || len(reqs) != 1 {
 				t.Errorf("SubscriptionRequests(bob) = %d, %v; want 1, nil", len(reqs), err)
 			}
+			if got := offlineStanzas(ctx, t, s, "bob"); len(got) != 3 {
+				t.Errorf("bob's offline queue holds %d stanzas, want 3", len(got))
+			}
+			wantOfflineCount(ctx, t, s, "bob", 3)
 		}},
 		{"EmptyListAndCount", func(ctx context.Context, t *testing.T, s storage.Store) {
 			if users, err := s.ListUsers(ctx); err != nil || len(users) != 0 {

@@ -55,6 +55,11 @@ type StorageConfig struct {
 	Driver string // "sqlite" (default) or "mysql"
 	// DSN for the driver; for sqlite the default is <DataDir>/ringd.db.
 	DSN string
+	// Connection pool (mysql only); zero values take storage/mysql's
+	// defaults.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
 }
 
 // MetricsConfig configures the Prometheus listener.

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/storage/mysql"
+	"github.com/ringd/ringd/storage/sqlstore"
 	"github.com/ringd/ringd/storage/sqlite"
 	"github.com/ringd/ringd/xmpp/c2s"
 	"github.com/ringd/ringd/xmpp/router"
@@ -61,9 +63,45 @@ func OpenStore(ctx context.Context, cfg Config) (storage.Store, error) {
 		}
 		return st, nil
 	case "mysql":
-		return nil, errors.New("server: the mysql driver is not available in this build yet")
+		st, err := mysql.Open(ctx, cfg.Storage.DSN, mysql.Options{
+			MaxOpenConns:    cfg.Storage.MaxOpenConns,
+			MaxIdleConns:    cfg.Storage.MaxIdleConns,
+			ConnMaxLifetime: cfg.Storage.ConnMaxLifetime,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: open mysql store: %w", err)
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("server: unknown storage driver %q", cfg.Storage.Driver)
+}
+
+// Migrate brings the configured store's schema up to date and returns the
+// names of the migrations it applied (none when it was current).
+func Migrate(ctx context.Context, cfg Config) ([]string, error) {
+	cfg = cfg.withDefaults()
+	var applied []sqlstore.Migration
+	var err error
+	switch cfg.Storage.Driver {
+	case "sqlite":
+		path := cfg.Storage.DSN
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "ringd.db")
+		}
+		applied, err = sqlite.Migrate(ctx, path)
+	case "mysql":
+		applied, err = mysql.Migrate(ctx, cfg.Storage.DSN)
+	default:
+		return nil, fmt.Errorf("server: unknown storage driver %q", cfg.Storage.Driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: migrate %s: %w", cfg.Storage.Driver, err)
+	}
+	names := make([]string, len(applied))
+	for i, m := range applied {
+		names[i] = m.Name
+	}
+	return names, nil
 }
 
 // Run opens the store and listeners, serves until ctx is cancelled, then
