@@ -39,7 +39,7 @@ type message struct {
 		By string `xml:"by,attr"`
 	} `xml:"urn:xmpp:sid:0 stanza-id"`
 	Error *struct {
-		Type string `xml:"type,attr"`
+		Type string                       `xml:"type,attr"`
 		Cond []struct{ XMLName xml.Name } `xml:",any"`
 	} `xml:"error"`
 }

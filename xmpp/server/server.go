@@ -20,8 +20,8 @@ import (
 
 	"github.com/ringd/ringd/storage"
 	"github.com/ringd/ringd/storage/mysql"
-	"github.com/ringd/ringd/storage/sqlstore"
 	"github.com/ringd/ringd/storage/sqlite"
+	"github.com/ringd/ringd/storage/sqlstore"
 	"github.com/ringd/ringd/xmpp/c2s"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/scram"
