@@ -136,9 +136,14 @@ func (r *Router) deliver(dst *Session, st *wire.Stanza, from string, insert []by
 	r.send(dst, wire.AppendRewritten(b, st, from, insert))
 }
 
-// deliverMessage sends a message to one session, with a stanza-id.
-func (r *Router) deliverMessage(dst *Session, st *wire.Stanza, from string) {
-	r.send(dst, r.rewriteMessage(st, from, dst.bare))
+// deliverMessage sends a message from s to one session, with a stanza-id.
+func (r *Router) deliverMessage(ctx context.Context, s, dst *Session, st *wire.Stanza) {
+	raw := r.rewriteMessage(st, s.full, dst.bare)
+	r.send(dst, raw)
+	if len(r.observers) > 0 {
+		one := [1]*Session{dst}
+		r.observe(ctx, s, st, Account{Bare: dst.bare, Local: dst.local}, raw, one[:])
+	}
 }
 
 // rewriteMessage stamps from and adds a XEP-0359 stanza-id assigned by the

@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"slices"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -16,6 +17,13 @@ import (
 // lookups) under ctx.
 func (r *Router) Route(ctx context.Context, s *Session, st *wire.Stanza) {
 	r.metrics.in[st.Kind].Inc()
+	if st.Kind == wire.KindMessage {
+		for _, f := range r.filters {
+			if f.FilterMessage(ctx, s, st) {
+				return
+			}
+		}
+	}
 	if r.routeFast(ctx, s, st) {
 		return
 	}
@@ -64,7 +72,7 @@ func (r *Router) routeFast(ctx context.Context, s *Session, st *wire.Stanza) boo
 		return false
 	}
 	if st.Kind == wire.KindMessage {
-		r.deliverMessage(dst, st, s.full)
+		r.deliverMessage(ctx, s, dst, st)
 		return true
 	}
 	switch iqTypeOf(st.Type) {
@@ -198,7 +206,7 @@ func (r *Router) routeMessage(ctx context.Context, s *Session, st *wire.Stanza, 
 		return
 	case targetFull:
 		if dst := r.Session(to.Bare().String(), to.String()); dst != nil {
-			r.deliverMessage(dst, st, s.full)
+			r.deliverMessage(ctx, s, dst, st)
 			return
 		}
 		// RFC 6121 §8.5.3.2.1: no such resource.
@@ -247,6 +255,10 @@ func (r *Router) deliverToAccount(ctx context.Context, s *Session, st *wire.Stan
 		for _, dst := range targets[:n] {
 			r.send(dst, raw)
 		}
+		if len(r.observers) > 0 {
+			// A copy, so targets stays on the stack when nobody observes.
+			r.observe(ctx, s, st, Account{Bare: bare, Local: local}, raw, slices.Clone(targets[:n]))
+		}
 		return
 	}
 	exists, err := r.UserExists(ctx, local)
@@ -262,9 +274,12 @@ func (r *Router) deliverToAccount(ctx context.Context, s *Session, st *wire.Stan
 		r.bounce(s, st, serviceUnavailable)
 	default:
 		raw := r.rewriteMessage(st, s.full, bare)
-		if err := r.offline.StoreOffline(ctx, s, Account{Bare: bare, Local: local}, st, raw); err != nil {
+		acc := Account{Bare: bare, Local: local}
+		if err := r.offline.StoreOffline(ctx, s, acc, st, raw); err != nil {
 			r.bounce(s, st, r.stanzaError(ctx, err))
+			return
 		}
+		r.observe(ctx, s, st, acc, raw, nil)
 	}
 }
 
@@ -337,4 +352,11 @@ func messageTypeOf(b []byte) messageType {
 		return msgError
 	}
 	return msgNormal
+}
+
+// observe tells the message observers about a routed message.
+func (r *Router) observe(ctx context.Context, s *Session, st *wire.Stanza, to Account, raw []byte, delivered []*Session) {
+	for _, o := range r.observers {
+		o.MessageRouted(ctx, s, st, to, raw, delivered)
+	}
 }

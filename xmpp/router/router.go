@@ -50,6 +50,22 @@ type OfflineHandler interface {
 	StoreOffline(ctx context.Context, sender *Session, to Account, st *wire.Stanza, raw []byte) error
 }
 
+// MessageFilter sees every message from a local session before it is
+// routed; returning true means the filter handled it and routing stops
+// (e.g. a retried message already delivered).
+type MessageFilter interface {
+	FilterMessage(ctx context.Context, s *Session, st *wire.Stanza) (handled bool)
+}
+
+// MessageObserver is told about each message from a local session after it
+// was routed to a local account: raw is the message as delivered (from
+// stamped, the recipient's stanza-id added) and delivered lists the
+// sessions that got it (none when it went to offline storage). It must not
+// block; the slice is valid only during the call.
+type MessageObserver interface {
+	MessageRouted(ctx context.Context, s *Session, st *wire.Stanza, to Account, raw []byte, delivered []*Session)
+}
+
 // Account names a local account: its bare JID and localpart.
 type Account struct {
 	Bare  string
@@ -84,6 +100,8 @@ type Router struct {
 	presence     PresenceHandler
 	subscription SubscriptionHandler
 	offline      OfflineHandler
+	filters      []MessageFilter
+	observers    []MessageObserver
 	onUnbind     []func(context.Context, *Session)
 	onInitial    []func(context.Context, *Session)
 }
@@ -137,6 +155,14 @@ func (r *Router) SetSubscriptionHandler(h SubscriptionHandler) { r.subscription 
 // an account with nobody available is answered service-unavailable. Call
 // before serving.
 func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
+
+// AddMessageFilter adds f to the filters every message passes before
+// routing, in the order added. Call before serving.
+func (r *Router) AddMessageFilter(f MessageFilter) { r.filters = append(r.filters, f) }
+
+// AddMessageObserver adds o to what is told about routed messages. Call
+// before serving.
+func (r *Router) AddMessageObserver(o MessageObserver) { r.observers = append(r.observers, o) }
 
 // AvailableSessions returns the account's available sessions with a
 // non-negative priority: the ones a message to the bare JID reaches
