@@ -34,6 +34,18 @@ type fileConfig struct {
 	Metrics   fileMetrics   `toml:"metrics"`
 	Limits    fileLimits    `toml:"limits"`
 	Offline   fileOffline   `toml:"offline"`
+	Delivery  fileDelivery  `toml:"delivery"`
+	SM        fileSM        `toml:"stream_management"`
+}
+
+type fileDelivery struct {
+	DedupeWindow string `toml:"dedupe_window"`
+}
+
+type fileSM struct {
+	ResumeTimeout string `toml:"resume_timeout"`
+	MaxUnacked    int    `toml:"max_unacked"`
+	Location      string `toml:"location"`
 }
 
 type fileOffline struct {
@@ -75,6 +87,7 @@ type fileLimits struct {
 	AuthTimeout        string `toml:"auth_timeout"`
 	MaxResources       int    `toml:"max_resources"`
 	OutboundQueueBytes int    `toml:"outbound_queue_bytes"`
+	ShutdownTimeout    string `toml:"shutdown_timeout"`
 }
 
 // settings is a loaded configuration: what the server needs plus what only
@@ -238,14 +251,23 @@ func (fc fileConfig) toSettings() (settings, error) {
 		}
 		authTimeout = d
 	}
-	var connMaxLifetime time.Duration
-	if fc.Storage.ConnMaxLifetime != "" {
-		d, err := time.ParseDuration(fc.Storage.ConnMaxLifetime)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("storage.conn_max_lifetime: %q is not a duration such as \"30m\"", fc.Storage.ConnMaxLifetime))
+	parse := func(key, v string) time.Duration {
+		if v == "" {
+			return 0
 		}
-		connMaxLifetime = d
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as \"30s\" or \"10m\"", key, v))
+		case d < 0 && key != "storage.conn_max_lifetime":
+			errs = append(errs, fmt.Errorf("%s: %q is negative", key, v))
+		}
+		return d
 	}
+	connMaxLifetime := parse("storage.conn_max_lifetime", fc.Storage.ConnMaxLifetime)
+	shutdownTimeout := parse("limits.shutdown_timeout", fc.Limits.ShutdownTimeout)
+	dedupeWindow := parse("delivery.dedupe_window", fc.Delivery.DedupeWindow)
+	resumeTimeout := parse("stream_management.resume_timeout", fc.SM.ResumeTimeout)
 	for _, l := range []struct {
 		key string
 		v   int
@@ -255,6 +277,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		{"limits.outbound_queue_bytes", fc.Limits.OutboundQueueBytes},
 		{"offline.quota", fc.Offline.Quota},
 		{"storage.max_open_conns", fc.Storage.MaxOpenConns},
+		{"stream_management.max_unacked", fc.SM.MaxUnacked},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative (0 or absent means the default)", l.key, l.v))
@@ -294,6 +317,15 @@ func (fc fileConfig) toSettings() (settings, error) {
 			AuthTimeout:        authTimeout,
 			MaxResources:       fc.Limits.MaxResources,
 			OutboundQueueBytes: fc.Limits.OutboundQueueBytes,
+			ShutdownTimeout:    shutdownTimeout,
+		},
+		Delivery: server.DeliveryConfig{
+			DedupeWindow: dedupeWindow,
+		},
+		StreamManagement: server.StreamManagementConfig{
+			ResumeTimeout: resumeTimeout,
+			MaxUnacked:    fc.SM.MaxUnacked,
+			Location:      fc.SM.Location,
 		},
 		Offline: server.OfflineConfig{
 			Quota: fc.Offline.Quota,

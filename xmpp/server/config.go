@@ -22,6 +22,9 @@ type Config struct {
 	Metrics   MetricsConfig
 	Limits    LimitsConfig
 	Offline   OfflineConfig
+	Delivery  DeliveryConfig
+	// StreamManagement configures XEP-0198.
+	StreamManagement StreamManagementConfig
 
 	// Version is what XEP-0092 reports; default "dev".
 	Version string
@@ -73,6 +76,22 @@ type LimitsConfig struct {
 	AuthTimeout        time.Duration // from connect to bound resource; default 30s
 	MaxResources       int           // sessions per account; default 10
 	OutboundQueueBytes int           // per-session queued bytes before the session is cut; default 1 MiB
+	ShutdownTimeout    time.Duration // how long a graceful stop may take; default 10s
+}
+
+// DeliveryConfig configures delivery guarantees.
+type DeliveryConfig struct {
+	// DedupeWindow is how long a message's origin-id (or id) is remembered
+	// per sender and recipient, so a client's retry is acknowledged but not
+	// delivered twice; default 10 minutes.
+	DedupeWindow time.Duration
+}
+
+// StreamManagementConfig configures XEP-0198.
+type StreamManagementConfig struct {
+	ResumeTimeout time.Duration // how long a cut session waits for resumption; default 5m
+	MaxUnacked    int           // stanzas a client may leave unacknowledged; default 1000
+	Location      string        // host:port offered for resumption; empty: the same address
 }
 
 // OfflineConfig configures offline message storage (XEP-0160).
@@ -116,6 +135,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Metrics.Listen == "" {
 		c.Metrics.Listen = "127.0.0.1:9090"
+	}
+	if c.Limits.ShutdownTimeout <= 0 {
+		c.Limits.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Delivery.DedupeWindow <= 0 {
+		c.Delivery.DedupeWindow = 10 * time.Minute
+	}
+	if c.StreamManagement.ResumeTimeout <= 0 {
+		c.StreamManagement.ResumeTimeout = 5 * time.Minute
+	}
+	if c.StreamManagement.MaxUnacked <= 0 {
+		c.StreamManagement.MaxUnacked = 1000
 	}
 	if c.Offline.Quota <= 0 {
 		c.Offline.Quota = 1000

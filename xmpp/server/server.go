@@ -166,7 +166,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 8)
 	var closers []func(context.Context) error
 	fail := func(err error) error {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shutCtx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
 		defer cancel()
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i](shutCtx)
