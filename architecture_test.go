@@ -33,6 +33,8 @@ var tiers = map[string]int{
 	"xmpp/ping":              3,
 	"xmpp/version":           3,
 	"xmpp/offline":           3,
+	"xmpp/carbons":           3,
+	"xmpp/dedupe":            3,
 	"xmpp/c2s":               4,
 	"xmpp/router/routertest": 9,
 	"xmpp/server":            5,

@@ -8,6 +8,8 @@ import (
 	"github.com/ringd/ringd/presence"
 	"github.com/ringd/ringd/roster"
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/xmpp/carbons"
+	"github.com/ringd/ringd/xmpp/dedupe"
 	"github.com/ringd/ringd/xmpp/disco"
 	"github.com/ringd/ringd/xmpp/offline"
 	"github.com/ringd/ringd/xmpp/ping"
@@ -43,6 +45,18 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 		return nil, err
 	}
 	off.Register(rt)
+
+	// Retries are dropped before any other message filter sees them.
+	dd, err := dedupe.New(dedupe.Config{Window: s.cfg.Delivery.DedupeWindow, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	dd.Register(rt)
+	cb, err := carbons.New(carbons.Config{Logger: s.log.With("component", "carbons"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	cb.Register(rt)
 	return streamFeatures, nil
 }
 
