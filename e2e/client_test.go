@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,11 +16,13 @@ import (
 	"time"
 )
 
-// clientWait bounds how long the Go side waits for a script; the scripts'
-// own hard timeout (--timeout, 20 s) fires first.
+// clientTimeout is the scripts' hard timeout (--timeout) unless a test
+// picks another with startClientTimeout; the Go side waits clientGrace
+// longer, so the script's own timeout fires first and says what it was
+// waiting for.
 const (
 	clientTimeout = 20 * time.Second
-	clientWait    = clientTimeout + 10*time.Second
+	clientGrace   = 10 * time.Second
 )
 
 // Exit statuses of the scenario scripts (clients/common.py).
@@ -56,6 +59,15 @@ type Event struct {
 	OK         bool         `json:"ok,omitempty"`
 	Message    string       `json:"message,omitempty"`
 	WaitingFor string       `json:"waiting_for,omitempty"`
+	Delays     []Delay      `json:"delays,omitempty"`
+	Count      int          `json:"count,omitempty"`
+}
+
+// Delay is one XEP-0203 <delay/> element of a message, its attributes as
+// the server sent them.
+type Delay struct {
+	From  string `json:"from"`
+	Stamp string `json:"stamp"`
 }
 
 // RosterItem is one jabber:iq:roster item as a script reports it.
@@ -101,7 +113,8 @@ type Client struct {
 	events []Event
 
 	exited  chan struct{}
-	waitErr error // valid once exited is closed
+	waitErr error         // valid once exited is closed
+	wait    time.Duration // how long WaitEvent and Wait wait
 }
 
 // connArgs are the script options that reach a server address: the c2s
@@ -124,11 +137,20 @@ func connArgs(t *testing.T, addr string, directTLS bool) []string {
 // and shows its events and debug log if the test failed.
 func startClient(t *testing.T, script string, args ...string) *Client {
 	t.Helper()
+	return startClientTimeout(t, clientTimeout, script, args...)
+}
+
+// startClientTimeout is startClient with another hard timeout, for
+// scenarios that move thousands of stanzas.
+func startClientTimeout(t *testing.T, timeout time.Duration, script string, args ...string) *Client {
+	t.Helper()
 	requireClients(t)
 	args = append([]string{filepath.Join(harness.clientsDir, script), "--debug",
-		"--timeout", fmt.Sprint(clientTimeout.Seconds())}, args...)
-	c := &Client{name: script, exited: make(chan struct{})}
+		"--timeout", fmt.Sprint(timeout.Seconds())}, args...)
+	c := &Client{name: script, exited: make(chan struct{}), wait: timeout + clientGrace}
 	c.cmd = exec.Command(*flagPython, args...)
+	// No clients/__pycache__ (for common.py) left in the work tree.
+	c.cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	c.cmd.Stderr = &c.stderr
 	c.cmd.SysProcAttr = childProcAttr()
 	stdout, err := c.cmd.StdoutPipe()
@@ -230,7 +252,7 @@ func (c *Client) WaitEvent(t *testing.T, want Event) Event {
 		e     Event
 		found bool
 	)
-	poll(clientWait, func() bool {
+	poll(c.wait, func() bool {
 		e, found = c.Find(want)
 		return found || !c.running()
 	})
@@ -254,12 +276,12 @@ func (c *Client) Send(t *testing.T, line string) {
 // Wait waits for the script to exit and returns its exit status.
 func (c *Client) Wait(t *testing.T) int {
 	t.Helper()
-	timer := time.NewTimer(clientWait)
+	timer := time.NewTimer(c.wait)
 	defer timer.Stop()
 	select {
 	case <-c.exited:
 	case <-timer.C:
-		t.Fatalf("%s still running after %v; events:\n%s", c.name, clientWait, c.eventLog())
+		t.Fatalf("%s still running after %v; events:\n%s", c.name, c.wait, c.eventLog())
 	}
 	var exit *exec.ExitError
 	switch {

@@ -14,7 +14,10 @@
 // (RFC 6121 §2), subscription handshake and presence broadcast (RFC 6121
 // §3, §4), chat messages (RFC 6121 §5, §8.5), service-unavailable for
 // unknown IQ namespaces (RFC 6120 §8.4), the not-well-formed stream error
-// (RFC 6120 §4.9.3.13), and the first-start admin account.
+// (RFC 6120 §4.9.3.13), the first-start admin account, and, on both
+// storage backends (SQLite, and MySQL/MariaDB when RINGD_TEST_MYSQL_DSN
+// names a server), offline messages surviving kill -9 (XEP-0160, XEP-0203),
+// the offline quota, and stored subscription requests (RFC 6121 §3.1.3).
 //
 // See README.md for how to run the tests and read the client debug logs.
 package e2e

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,15 +35,36 @@ var (
 	bob   = user{"bob@localhost", "bob-pässwörd-2"} // SASLprep sees non-ASCII
 )
 
+// Storage backends a server can run on (serverOpts.Backend); backends
+// lists the ones a per-backend test runs on.
+const (
+	backendSQLite = "sqlite"
+	backendMySQL  = "mysql"
+	// mysqlDSNEnv points the MySQL runs at a server whose user may create
+	// and drop databases named ringd_test*; scripts/test.sh starts a
+	// throwaway MariaDB and sets it (scripts/mariadb.sh).
+	mysqlDSNEnv = "RINGD_TEST_MYSQL_DSN"
+)
+
 // serverOpts configures startServer. The zero value starts a server with
-// an empty store in a fresh data directory (so ringd creates the admin).
+// an empty SQLite store in a fresh data directory (so ringd creates the
+// admin).
 type serverOpts struct {
 	Users   []user // created with `ringd user add` before the start
 	DataDir string // "" = a fresh directory; set it to restart on a store
+	// Backend is backendSQLite ("" too: the store is a file under
+	// DataDir) or backendMySQL: a fresh database on the server that
+	// RINGD_TEST_MYSQL_DSN names, dropped when the test ends. Without
+	// that variable startServer skips the test (fails it under CI=true).
+	Backend string
+	// OfflineQuota is [offline] quota, messages kept per offline account;
+	// 0 leaves the key out, so ringd's default (1000) applies.
+	OfflineQuota int
 }
 
-// Server is one running ringd process. Addresses are host:port as ringd
-// logged them; they are all enabled.
+// Server is one ringd, possibly run several times (restart) on the same
+// config, data directory and database. Addresses are host:port as the
+// current run logged them; they are all enabled.
 type Server struct {
 	C2S       string // STARTTLS
 	C2STLS    string // direct TLS
@@ -49,7 +72,15 @@ type Server struct {
 	Metrics   string
 	DataDir   string
 	Config    string // path of the TOML file
+	Backend   string // backendSQLite or backendMySQL
+	DSN       string // the MySQL database, with backendMySQL
 
+	proc *process   // the current run
+	runs []*lineLog // output of every run so far, the current one last
+}
+
+// process is one run of `ringd serve`.
+type process struct {
 	cmd      *exec.Cmd
 	out      *lineLog // stdout and stderr, interleaved
 	exited   chan struct{}
@@ -59,8 +90,8 @@ type Server struct {
 
 // startServer writes a config with port-0 listeners, creates opts.Users,
 // starts ringd and waits until it has logged every listener. t.Cleanup
-// stops it (SIGTERM, SIGKILL after 10 s) and shows its output if the test
-// failed.
+// stops it (SIGTERM, SIGKILL after 10 s), shows the output of every run if
+// the test failed, and then drops a MySQL database it created.
 func startServer(t *testing.T, opts serverOpts) *Server {
 	t.Helper()
 	requireE2E(t)
@@ -68,56 +99,92 @@ func startServer(t *testing.T, opts serverOpts) *Server {
 	s := &Server{
 		DataDir: opts.DataDir,
 		Config:  filepath.Join(dir, "ringd.toml"),
-		out:     &lineLog{},
-		exited:  make(chan struct{}),
+		Backend: opts.Backend,
 	}
 	if s.DataDir == "" {
 		s.DataDir = filepath.Join(dir, "data")
 	}
-	if err := os.WriteFile(s.Config, []byte(serverConfig(s.DataDir)), 0o600); err != nil {
+	switch s.Backend {
+	case "", backendSQLite:
+		s.Backend = backendSQLite
+	case backendMySQL:
+		s.DSN = freshMySQLDatabase(t) // its cleanup runs after the one below
+	default:
+		t.Fatalf("serverOpts.Backend: unknown backend %q", opts.Backend)
+	}
+	if err := os.WriteFile(s.Config, []byte(serverConfig(s, opts)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range opts.Users {
-		s.AddUser(t, u)
-	}
-
-	s.cmd = exec.Command(harness.ringd, "serve", "-config", s.Config)
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	s.cmd.SysProcAttr = childProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start ringd: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
 	t.Cleanup(func() {
 		s.Stop(t)
 		if t.Failed() || *flagLogs {
-			t.Logf("ringd output (%s):\n%s", s.Config, s.out)
+			for i, out := range s.runs {
+				t.Logf("ringd output, run %d of %d (%s, %s):\n%s", i+1, len(s.runs), s.Backend, s.Config, out)
+			}
 		}
 	})
+	for _, u := range opts.Users {
+		s.AddUser(t, u)
+	}
+	s.launch(t)
+	return s
+}
+
+// launch starts a run of ringd on s's config and waits until it has logged
+// every listener.
+func (s *Server) launch(t *testing.T) {
+	t.Helper()
+	p := &process{out: &lineLog{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(harness.ringd, "serve", "-config", s.Config)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	p.cmd.SysProcAttr = childProcAttr()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start ringd: %v", err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	s.proc = p
+	s.runs = append(s.runs, p.out)
 
 	var addrs map[string]string
 	ready := poll(startTimeout, func() bool {
-		addrs = s.out.listeners()
-		return !s.Running() || len(addrs) == 4
+		addrs = p.out.listeners()
+		return !p.running() || len(addrs) == 4
 	})
 	switch {
-	case !s.Running():
-		t.Fatalf("ringd exited before it listened: %v", s.waitErr)
+	case !p.running():
+		t.Fatalf("ringd exited before it listened: %v", p.waitErr)
 	case !ready:
 		t.Fatalf("ringd logged listeners %v within %v, want c2s, c2s-tls, websocket and metrics", addrs, startTimeout)
 	}
 	s.C2S, s.C2STLS = addrs["c2s"], addrs["c2s-tls"]
 	s.WebSocket, s.Metrics = addrs["websocket"], addrs["metrics"]
-	return s
+}
+
+// restart starts ringd again on the same config, data directory and
+// database, after Kill9 or Stop (a server still running is stopped first,
+// gracefully), and learns the new run's ports from its log.
+func (s *Server) restart(t *testing.T) {
+	t.Helper()
+	s.Stop(t)
+	s.launch(t)
 }
 
 // serverConfig is a ringd config for the test: every listener on a
-// loopback port chosen by the kernel, self-signed TLS, SQLite.
-func serverConfig(dataDir string) string {
+// loopback port chosen by the kernel, self-signed TLS, the backend's
+// storage, and opts' limits.
+func serverConfig(s *Server, opts serverOpts) string {
+	storage := "driver = \"sqlite\"\n"
+	if s.Backend == backendMySQL {
+		storage = fmt.Sprintf("driver = \"mysql\"\ndsn = %s\n", tomlString(s.DSN))
+	}
+	offline := ""
+	if opts.OfflineQuota != 0 {
+		offline = fmt.Sprintf("\n[offline]\nquota = %d\n", opts.OfflineQuota)
+	}
 	return fmt.Sprintf(`domain = %q
 data_dir = %s
 log_level = "debug"
@@ -137,14 +204,13 @@ cert = ""
 key = ""
 
 [storage]
-driver = "sqlite"
-`, domain, tomlString(dataDir))
+%s%s`, domain, tomlString(s.DataDir), storage, offline)
 }
 
 // tomlString quotes s as a TOML literal string (no escapes at all).
 func tomlString(s string) string {
 	if strings.ContainsAny(s, "'\n") {
-		panic("e2e: path not representable as a TOML literal string: " + s)
+		panic("e2e: value not representable as a TOML literal string: " + s)
 	}
 	return "'" + s + "'"
 }
@@ -170,53 +236,104 @@ func runRingd(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// Running reports whether the ringd process is still alive.
-func (s *Server) Running() bool {
+// Running reports whether the current run of ringd is still alive.
+func (s *Server) Running() bool { return s.proc != nil && s.proc.running() }
+
+func (p *process) running() bool {
 	select {
-	case <-s.exited:
+	case <-p.exited:
 		return false
 	default:
 		return true
 	}
 }
 
-// Output is everything ringd wrote to stdout and stderr so far.
-func (s *Server) Output() []string { return s.out.lines() }
+// Output is everything the current run of ringd wrote to stdout and
+// stderr so far.
+func (s *Server) Output() []string {
+	if s.proc == nil {
+		return nil
+	}
+	return s.proc.out.lines()
+}
 
-// Stop ends the server: SIGTERM, then SIGKILL after 10 s. It fails the
-// test if the server had already died, needed SIGKILL, exited with a
+// Stop ends the current run: SIGTERM, then SIGKILL after 10 s. It fails
+// the test if the server had already died, needed SIGKILL, exited with a
 // non-zero status, or (built with -race) reported a data race. Calling it
-// again does nothing.
+// again, or after Kill9, does nothing.
 func (s *Server) Stop(t *testing.T) {
 	t.Helper()
-	s.stopOnce.Do(func() {
-		if err := s.terminate(); err != nil {
+	p := s.proc
+	if p == nil {
+		return
+	}
+	p.stopOnce.Do(func() {
+		if err := p.terminate(); err != nil {
 			t.Error(err)
 		}
-		if strings.Contains(s.out.String(), "WARNING: DATA RACE") {
-			t.Errorf("ringd (built with -race) reported a data race; see its output")
-		}
+		p.checkRace(t)
 	})
 }
 
-func (s *Server) terminate() error {
-	if !s.Running() {
-		return fmt.Errorf("ringd exited on its own during the test: %v", s.waitErr)
+// Kill9 ends the current run the hard way, as a crash or `kill -9` would:
+// SIGKILL, then it waits for the process to be gone. Nothing ringd keeps
+// in memory survives; what it wrote to storage must. It fails the test if
+// the server had already died or (built with -race) reported a data race.
+func (s *Server) Kill9(t *testing.T) {
+	t.Helper()
+	p := s.proc
+	if p == nil {
+		t.Fatal("Kill9: ringd was never started")
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	killed := false
+	p.stopOnce.Do(func() {
+		killed = true
+		if !p.running() {
+			t.Errorf("ringd exited on its own before kill -9: %v", p.waitErr)
+			return
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("SIGKILL ringd: %v", err)
+		}
+		timer := time.NewTimer(stopTimeout)
+		defer timer.Stop()
+		select {
+		case <-p.exited:
+		case <-timer.C:
+			t.Errorf("ringd still running %v after SIGKILL", stopTimeout)
+		}
+		p.checkRace(t)
+	})
+	if !killed {
+		t.Fatal("Kill9: ringd was already stopped")
+	}
+}
+
+func (p *process) checkRace(t *testing.T) {
+	t.Helper()
+	if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+		t.Errorf("ringd (built with -race) reported a data race; see its output")
+	}
+}
+
+func (p *process) terminate() error {
+	if !p.running() {
+		return fmt.Errorf("ringd exited on its own during the test: %v", p.waitErr)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return fmt.Errorf("SIGTERM ringd: %w", err)
 	}
 	timer := time.NewTimer(stopTimeout)
 	defer timer.Stop()
 	select {
-	case <-s.exited:
+	case <-p.exited:
 	case <-timer.C:
-		s.cmd.Process.Kill()
-		<-s.exited
+		p.cmd.Process.Kill()
+		<-p.exited
 		return fmt.Errorf("ringd still running %v after SIGTERM; killed it", stopTimeout)
 	}
-	if s.waitErr != nil {
-		return fmt.Errorf("ringd exit after SIGTERM: got %v, want exit status 0", s.waitErr)
+	if p.waitErr != nil {
+		return fmt.Errorf("ringd exit after SIGTERM: got %v, want exit status 0", p.waitErr)
 	}
 	return nil
 }
@@ -307,4 +424,37 @@ func closingQuote(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// Metric is the value of the Prometheus metric name on the current run's
+// /metrics page, summed over its label sets; 0 if it has none yet.
+func (s *Server) Metric(t *testing.T, name string) float64 {
+	t.Helper()
+	client := http.Client{Timeout: commandTimeout}
+	resp, err := client.Get("http://" + s.Metrics + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: status %s, read error %v", resp.Status, err)
+	}
+	var sum float64
+	for line := range strings.Lines(string(body)) {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue // a comment, or another metric name sharing the prefix
+		}
+		fields := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(fields) == 0 {
+			t.Fatalf("metrics: no value in %q", line)
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			t.Fatalf("metrics: %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }

@@ -11,13 +11,19 @@ lines on stdout, one object per line, each with an "event" key:
     roster         roster get result: items, ver
     roster_push    roster push (iq type=set) received: items, ver
     presence       any presence stanza received: from, to, type, show, status
-    message        any message stanza received: from, to, type, body, id
+    message        any message stanza received (with a body or not, errors
+                   included): from, to, type, body, id;
+                   delays, a list of every XEP-0203 <delay/> child as
+                   {"from", "stamp"} (attribute values as sent), if any;
+                   condition and error_type for type "error"
     iq_result      an IQ we sent got a result: what, id, from
     iq_error       an IQ we sent got an error: what, id, from, condition,
                    error_type, text
     stream_error   the server sent <stream:error/>: condition, text
     disconnected   the stream is gone
     ready          (--wait-stdin) logged in, waiting for a line on stdin
+    sent           (send_many.py) every message is on its way: count
+    received       (receive.py) the expected messages have come: count
     timeout        the hard timeout fired: waiting_for
     error          the scenario failed: message
     done           the scenario ran to its end: ok
@@ -44,6 +50,8 @@ import sys
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -93,10 +101,11 @@ class Events:
         """Returns a position in the event log, for expect(since=...)."""
         return len(self.seen)
 
-    async def expect(self, want, since=0, check=None):
+    async def expect(self, want, since=0, check=None, what=None):
         """Waits for the first event at or after position since whose fields
         equal every key of want (and, if given, for which check(event) is
-        true), and returns it."""
+        true), and returns it. what describes the wait in a timeout event
+        (default: want)."""
 
         def match(rec):
             if any(rec.get(k) != v for k, v in want.items()):
@@ -108,12 +117,30 @@ class Events:
                 return rec
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((match, fut))
-        self.waiting_for = json.dumps(want, ensure_ascii=True)
+        self.waiting_for = what or json.dumps(want, ensure_ascii=True)
         log.debug("waiting for %s", self.waiting_for)
-        try:
-            return await fut
-        finally:
-            self.waiting_for = None
+        # Not cleared when the hard timeout cancels the wait: the timeout
+        # event reports it.
+        rec = await fut
+        self.waiting_for = None
+        return rec
+
+    async def expect_n(self, want, n, since=0, check=None):
+        """Waits until n events at or after position since match want (and
+        check), as expect() matches one, and returns the first n."""
+
+        def match(rec):
+            if any(rec.get(k) != v for k, v in want.items()):
+                return False
+            return check is None or check(rec)
+
+        while True:
+            got = [rec for rec in self.seen[since:] if match(rec)]
+            if len(got) >= n:
+                return got[:n]
+            # expect() from the end of the log waits for the next match.
+            what = "%d events %s, got %d" % (n, json.dumps(want, ensure_ascii=True), len(got))
+            await self.expect(want, since=len(self.seen), check=check, what=what)
 
 
 def roster_items(query):
@@ -161,7 +188,9 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("no_auth", self._on_no_auth)
         self.add_event_handler("stream_error", self._on_stream_error)
         self.add_event_handler("disconnected", self._on_disconnected)
-        self.add_event_handler("message", self._on_message)
+        # slixmpp's "message" event skips messages without a body, and its
+        # "message_error" those without one too: report every message.
+        self.register_handler(Callback("e2e message", MatchXPath("{jabber:client}message"), self._on_message))
         self.add_event_handler("presence", self._on_presence)
         self.add_event_handler("roster_update", self._on_roster_update)
 
@@ -237,6 +266,10 @@ class Client(slixmpp.ClientXMPP):
         fields = {}
         if msg["type"] == "error":
             fields = {"condition": msg["error"]["condition"], "error_type": msg["error"]["type"]}
+        delays = [{"from": d.get("from", ""), "stamp": d.get("stamp", "")}
+                  for d in msg.xml.findall("{urn:xmpp:delay}delay")]
+        if delays:
+            fields["delays"] = delays
         self.emit("message", from_=str(msg["from"]), to=str(msg["to"]), type=msg["type"],
                   body=msg["body"], id=msg["id"] or None, **fields)
 
@@ -304,6 +337,17 @@ class Client(slixmpp.ClientXMPP):
         iq["type"] = "set"
         iq["roster"]["items"] = {jid: {"name": name, "groups": groups}}
         return await self._send_iq("roster-set", iq)
+
+    async def available(self):
+        """Sends initial presence (RFC 6121 §4.2) and waits until our own
+        presence comes back (§4.2.2). What initial presence makes the server
+        send besides (stored subscription requests, offline messages) may
+        come before or after it; ringd handles a session's stanzas in order,
+        so the answer to a ping sent after this comes after all of it."""
+        mark = self.events.mark()
+        self.send_presence()
+        await self.events.expect({"event": "presence", "client": self.label,
+                                  "from": str(self.boundjid), "type": "available"}, since=mark)
 
     async def ping_server(self):
         """XEP-0199 ping to the server; any answer proves it serves us."""
