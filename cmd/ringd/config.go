@@ -36,6 +36,11 @@ type fileConfig struct {
 	Offline   fileOffline   `toml:"offline"`
 	Delivery  fileDelivery  `toml:"delivery"`
 	SM        fileSM        `toml:"stream_management"`
+	Jingle    fileJingle    `toml:"jingle"`
+}
+
+type fileJingle struct {
+	RingTimeout string `toml:"ring_timeout"`
 }
 
 type fileDelivery struct {
@@ -268,6 +273,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 	shutdownTimeout := parse("limits.shutdown_timeout", fc.Limits.ShutdownTimeout)
 	dedupeWindow := parse("delivery.dedupe_window", fc.Delivery.DedupeWindow)
 	resumeTimeout := parse("stream_management.resume_timeout", fc.SM.ResumeTimeout)
+	ringTimeout := parse("jingle.ring_timeout", fc.Jingle.RingTimeout)
 	for _, l := range []struct {
 		key string
 		v   int
@@ -318,6 +324,9 @@ func (fc fileConfig) toSettings() (settings, error) {
 			MaxResources:       fc.Limits.MaxResources,
 			OutboundQueueBytes: fc.Limits.OutboundQueueBytes,
 			ShutdownTimeout:    shutdownTimeout,
+		},
+		Jingle: server.JingleConfig{
+			RingTimeout: ringTimeout,
 		},
 		Delivery: server.DeliveryConfig{
 			DedupeWindow: dedupeWindow,

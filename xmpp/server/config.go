@@ -23,6 +23,7 @@ type Config struct {
 	Limits    LimitsConfig
 	Offline   OfflineConfig
 	Delivery  DeliveryConfig
+	Jingle    JingleConfig
 	// StreamManagement configures XEP-0198.
 	StreamManagement StreamManagementConfig
 
@@ -87,6 +88,12 @@ type DeliveryConfig struct {
 	DedupeWindow time.Duration
 }
 
+// JingleConfig configures call signalling.
+type JingleConfig struct {
+	// RingTimeout ends an unanswered call as missed; default 60s.
+	RingTimeout time.Duration
+}
+
 // StreamManagementConfig configures XEP-0198.
 type StreamManagementConfig struct {
 	ResumeTimeout time.Duration // how long a cut session waits for resumption; default 5m
@@ -138,6 +145,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Limits.ShutdownTimeout <= 0 {
 		c.Limits.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Jingle.RingTimeout <= 0 {
+		c.Jingle.RingTimeout = 60 * time.Second
 	}
 	if c.Delivery.DedupeWindow <= 0 {
 		c.Delivery.DedupeWindow = 10 * time.Minute
