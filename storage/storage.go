@@ -140,12 +140,35 @@ type Offline interface {
 	CountOffline(ctx context.Context, user string) (int, error)
 }
 
+// PushRegistration is one XEP-0357 registration: a device of the user asked
+// the server to notify an app server (Service JID) on Node.
+type PushRegistration struct {
+	Service string // app server JID (as the client gave it, normalised)
+	Node    string
+	Options []byte // the publish-options data form as XML, or nil
+	Created time.Time
+}
+
+// Pushes stores XEP-0357 push registrations, one per (user, Service, Node).
+type Pushes interface {
+	// PutPushRegistration inserts or replaces the registration (user,
+	// Service, Node).
+	PutPushRegistration(ctx context.Context, user string, reg PushRegistration) error
+	// DeletePushRegistrations removes the user's registration for service
+	// and node; node "" removes all of the user's registrations for
+	// service. Idempotent.
+	DeletePushRegistrations(ctx context.Context, user, service, node string) error
+	// PushRegistrations returns the user's registrations, oldest first.
+	PushRegistrations(ctx context.Context, user string) ([]PushRegistration, error)
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Users
 	Rosters
 	SubscriptionRequests
 	Offline
+	Pushes
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -23,6 +23,10 @@
 // caller still getting its own id or error. Config sets the batch size and
 // the number of committers, or turns group commit off.
 //
+// Push registrations (pushes.go, XEP-0357) are keyed by the user and a
+// SHA-256 of the app server JID and node, since MySQL cannot index the two
+// strings themselves next to the username.
+//
 // Failed transactions are retried from the start when the dialect calls
 // the error retryable (lock contention), and after a lost connection when
 // that cannot apply a change twice (see the list in store.go).

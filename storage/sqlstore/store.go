@@ -27,6 +27,7 @@ type Store struct {
 var (
 	_ storage.Store   = (*Store)(nil)
 	_ storage.Offline = (*Store)(nil)
+	_ storage.Pushes  = (*Store)(nil)
 )
 
 // Defaults of Config.
@@ -122,6 +123,7 @@ type queries struct {
 	claimOffline      string
 	keepOfflineQueues string
 	setOfflineQueues  string
+	putPush           string
 	// purgeUser deletes everything stored for one user except the users
 	// row itself, one statement per table.
 	purgeUser []string
@@ -138,6 +140,8 @@ func newQueries(d Dialect) queries {
 		claimOffline:      claimOfflineSQL(d),
 		keepOfflineQueues: d.upsertRaw([]string{"username"}, "queued = queued"),
 		setOfflineQueues:  d.upsertSet([]string{"username"}, "queued"),
+		putPush: insertPushSQL + " " +
+			d.upsertSet([]string{"username", "reg_key"}, "options", "created_ms"),
 		// Every table keyed by user must be listed here, or DeleteUser
 		// breaks its contract; TestPurgeCoversEveryUserTable checks it.
 		// offline_queues comes before offline_messages: every writer of
@@ -149,6 +153,7 @@ func newQueries(d Dialect) queries {
 			deleteUserSubRequestsSQL,
 			deleteUserOfflineQueueSQL,
 			deleteUserOfflineSQL,
+			deleteUserPushesSQL,
 		},
 	}
 }
@@ -164,12 +169,13 @@ const (
 // Which operations may run again after the connection broke during COMMIT
 // (Dialect.IsConnLost)? Those whose second run leaves the same state and
 // returns the same answer as the first: every read, SetCredentials,
-// PutSubscriptionRequest, DeleteSubscriptionRequest and DeleteOffline
-// (writeIdempotent). The others (CreateUser and DeleteUser, which would
-// answer ErrConflict or ErrNotFound to their own success; PutRosterItem and
-// DeleteRosterItem, which bump the roster version; PushOffline, which would
-// store the stanza twice) are retried only when the connection broke
-// before COMMIT was sent, when the server has certainly rolled them back.
+// PutSubscriptionRequest, DeleteSubscriptionRequest, DeleteOffline,
+// PutPushRegistration and DeletePushRegistrations (writeIdempotent). The
+// others (CreateUser and DeleteUser, which would answer ErrConflict or
+// ErrNotFound to their own success; PutRosterItem and DeleteRosterItem,
+// which bump the roster version; PushOffline, which would store the
+// stanza twice) are retried only when the connection broke before COMMIT
+// was sent, when the server has certainly rolled them back.
 
 // write runs fn in a read-write transaction, retrying it from the start
 // when the dialect calls the failure retryable. fn must not have effects

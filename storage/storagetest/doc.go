@@ -2,7 +2,8 @@
 // pass: RunSuite drives a storage.Store through the behaviour the storage
 // interfaces document (sentinel errors, byte-exact round trips, byte-order
 // listing, roster versions, cascading deletes, offline queues with their
-// order, quota and idempotent deletes, concurrency, cancelled contexts).
+// order, quota and idempotent deletes, push registrations, concurrency,
+// cancelled contexts).
 // RunOffline reruns the offline part alone, for a backend to try another
 // configuration (group commit off, say), and BenchOfflinePushFetch is the
 // offline benchmark every backend runs the same way.

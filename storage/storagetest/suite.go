@@ -23,6 +23,7 @@ func RunSuite(t *testing.T, open Opener) {
 	t.Run("Rosters", func(t *testing.T) { testRosters(t, open) })
 	t.Run("SubscriptionRequests", func(t *testing.T) { testSubscriptionRequests(t, open) })
 	RunOffline(t, open)
+	t.Run("Pushes", func(t *testing.T) { testPushes(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 }

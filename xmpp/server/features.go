@@ -13,6 +13,7 @@ import (
 	"github.com/ringd/ringd/xmpp/disco"
 	"github.com/ringd/ringd/xmpp/offline"
 	"github.com/ringd/ringd/xmpp/ping"
+	"github.com/ringd/ringd/xmpp/push"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/version"
 )
@@ -45,6 +46,12 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 		return nil, err
 	}
 	off.Register(rt)
+	// XEP-0357: wake offline devices; after offline storage, never instead.
+	ps, err := push.New(push.Config{Router: rt, Store: store, Logger: s.log.With("component", "push"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	ps.Register(rt)
 
 	// Retries are dropped before any other message filter sees them.
 	dd, err := dedupe.New(dedupe.Config{Window: s.cfg.Delivery.DedupeWindow, Registerer: reg})
