@@ -84,6 +84,7 @@ func (r *Router) routeFast(ctx context.Context, s *Session, st *wire.Stanza) boo
 		}
 	}
 	r.deliver(dst, st, s.full, nil)
+	r.observeIQ(ctx, s, st)
 	return true
 }
 
@@ -146,6 +147,7 @@ func (r *Router) routeIQ(ctx context.Context, s *Session, st *wire.Stanza, to ji
 	case targetFull:
 		if dst := r.Session(to.Bare().String(), to.String()); dst != nil {
 			r.deliver(dst, st, s.full, nil)
+			r.observeIQ(ctx, s, st)
 			return
 		}
 		if isRequest {

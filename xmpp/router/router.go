@@ -66,6 +66,18 @@ type MessageObserver interface {
 	MessageRouted(ctx context.Context, s *Session, st *wire.Stanza, to Account, raw []byte, delivered []*Session)
 }
 
+// IQObserver is shown IQs routed between local sessions whose payload is in
+// the namespace it registered for (e.g. Jingle, to time calls). It must
+// not block or keep st.
+type IQObserver interface {
+	ObserveIQ(ctx context.Context, from *Session, st *wire.Stanza)
+}
+
+type iqObserver struct {
+	ns string
+	o  IQObserver
+}
+
 // Account names a local account: its bare JID and localpart.
 type Account struct {
 	Bare  string
@@ -102,6 +114,7 @@ type Router struct {
 	offline      OfflineHandler
 	filters      []MessageFilter
 	observers    []MessageObserver
+	iqObservers  []iqObserver
 	onUnbind     []func(context.Context, *Session)
 	onInitial    []func(context.Context, *Session)
 }
@@ -163,6 +176,25 @@ func (r *Router) AddMessageFilter(f MessageFilter) { r.filters = append(r.filter
 // AddMessageObserver adds o to what is told about routed messages. Call
 // before serving.
 func (r *Router) AddMessageObserver(o MessageObserver) { r.observers = append(r.observers, o) }
+
+// AddIQObserver adds o for IQs between local sessions whose payload is in
+// namespace ns. Call before serving.
+func (r *Router) AddIQObserver(ns string, o IQObserver) {
+	r.iqObservers = append(r.iqObservers, iqObserver{ns: ns, o: o})
+}
+
+// observeIQ shows a routed IQ to the observers of its payload namespace.
+func (r *Router) observeIQ(ctx context.Context, from *Session, st *wire.Stanza) {
+	if len(r.iqObservers) == 0 || st.NumChildren == 0 {
+		return
+	}
+	ns := st.Children[0].NS
+	for _, io := range r.iqObservers {
+		if string(ns) == io.ns {
+			io.o.ObserveIQ(ctx, from, st)
+		}
+	}
+}
 
 // AvailableSessions returns the account's available sessions with a
 // non-negative priority: the ones a message to the bare JID reaches

@@ -437,3 +437,31 @@ func TestBind(t *testing.T) {
 		t.Errorf("unbound %q, want %q", unbound, want)
 	}
 }
+
+type iqSeen struct{ n int }
+
+func (o *iqSeen) ObserveIQ(context.Context, *router.Session, *wire.Stanza) { o.n++ }
+
+func TestIQObserver(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want int
+	}{
+		{"jingle IQ on the fast path", `<iq type="set" to="bob@localhost/b" id="1"><jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="s"/></iq>`, 1},
+		{"jingle IQ to a non-canonical JID", `<iq type="set" to="BOB@localhost/b" id="2"><jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="s"/></iq>`, 1},
+		{"other namespace", `<iq type="get" to="bob@localhost/b" id="3"><ping xmlns="urn:xmpp:ping"/></iq>`, 0},
+		{"to a resource that is gone", `<iq type="set" to="bob@localhost/gone" id="4"><jingle xmlns="urn:xmpp:jingle:1"/></iq>`, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, map[string]string{"alice@localhost/a": "0", "bob@localhost/b": "0"})
+			o := &iqSeen{}
+			f.r.AddIQObserver("urn:xmpp:jingle:1", o)
+			f.r.Route(context.Background(), f.sess["alice@localhost/a"], parse(t, tc.in))
+			if o.n != tc.want {
+				t.Errorf("observer saw %d IQs, want %d", o.n, tc.want)
+			}
+		})
+	}
+}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringd/ringd/jingle"
 	"github.com/ringd/ringd/presence"
 	"github.com/ringd/ringd/roster"
 	"github.com/ringd/ringd/storage"
@@ -64,6 +66,26 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 		return nil, err
 	}
 	cb.Register(rt)
+
+	// Calls (XEP-0353): after dedupe and carbons, so retries and forged
+	// carbons never reach its filter. It routes call offers itself, so it
+	// tells the router's message observers itself: keep Observers equal to
+	// the observers registered above (push, dedupe, carbons), in the same
+	// order.
+	jg, err := jingle.New(jingle.Config{
+		RingTimeout: s.cfg.Jingle.RingTimeout,
+		Carbons:     cb,
+		Observers:   []router.MessageObserver{ps, dd, cb},
+		Offline:     off,
+		Logger:      s.log.With("component", "jingle"),
+		Registerer:  reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	jg.Register(rt)
+	rt.AddIQObserver(jingle.NS, jg)
+	s.closers = append(s.closers, func(ctx context.Context) error { jg.Close(); return nil }, ps.Close)
 	return streamFeatures, nil
 }
 

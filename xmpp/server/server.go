@@ -31,6 +31,9 @@ import (
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	// closers stop features' background work (timers, publish workers)
+	// after the listeners, before the store closes.
+	closers []func(context.Context) error
 }
 
 // New validates cfg (after applying defaults) and builds the server. It
@@ -172,6 +175,13 @@ func (s *Server) Run(ctx context.Context) error {
 			closers[i](shutCtx)
 		}
 		wg.Wait()
+		// Features stop after the listeners (nothing routes any more) and
+		// before the deferred store.Close.
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if cerr := s.closers[i](shutCtx); cerr != nil {
+				s.log.Warn("feature shutdown", "err", cerr)
+			}
+		}
 		return err
 	}
 

@@ -1,0 +1,201 @@
+package jingle
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/ringd/ringd/xmpp/router"
+)
+
+// callKey names a call: the caller's bare JID and the id the caller's
+// client chose (XEP-0353 propose id = XEP-0166 sid). Keying by caller
+// keeps one account's ids from touching another's calls.
+type callKey struct{ caller, sid string }
+
+// pairKey is (caller bare JID, callee bare JID), for glare detection.
+type pairKey struct{ caller, callee string }
+
+type callState uint8
+
+const (
+	stateRinging   callState = iota // offered, nobody answered yet
+	stateAnswered                   // proceed/accept seen; media not yet set up
+	stateConnected                  // session-accept seen
+	stateEnded                      // over; kept a while so a retried propose is recognised
+)
+
+// outcome is how a call ended, the label of ringd_jingle_calls_total.
+type outcome uint8
+
+const (
+	outAnswered  outcome = iota // answered, and did not fail before media was set up
+	outRejected                 // the callee declined
+	outCancelled                // the caller gave up before an answer
+	outMissed                   // nobody answered within the ring timeout
+	outFailed                   // could not be delivered, or failed after the answer
+	outGlare                    // lost a tie-break against a call the other way
+	numOutcomes
+)
+
+func (o outcome) String() string {
+	return [...]string{"answered", "rejected", "cancelled", "missed", "failed", "glare"}[o]
+}
+
+// call is one registry entry. Every field is guarded by Handler.mu.
+type call struct {
+	key       callKey
+	ns        string         // JMI namespace of the propose; "" for a call seen only as Jingle IQs
+	callee    router.Account // the account called
+	proposer  *router.Session
+	reached   []*router.Session // sessions the offer was delivered to
+	stored    bool              // the offer went to offline storage
+	state     callState
+	counted   bool // the outcome is in ringd_jingle_calls_total
+	lostGlare bool // a propose the server never delivered (it lost a tie-break)
+	rang      bool
+
+	proposed time.Time
+	answered time.Time
+	expires  time.Time
+
+	idx        int   // position in the deadline heap; -1 when not in it
+	prev, next *call // creation order, for eviction
+}
+
+// registry is the call table: by key, ringing calls by pair, a heap by
+// deadline and a list in creation order. It is not safe for concurrent
+// use; Handler.mu guards it.
+type registry struct {
+	calls   map[callKey]*call
+	pairs   map[pairKey]*call // the newest ringing call per (caller, callee)
+	ringing map[string]int    // ringing calls per caller bare JID
+	byTime  callHeap
+	oldest  *call
+	newest  *call
+}
+
+func newRegistry() registry {
+	return registry{
+		calls:   make(map[callKey]*call),
+		pairs:   make(map[pairKey]*call),
+		ringing: make(map[string]int),
+	}
+}
+
+func (r *registry) len() int { return len(r.calls) }
+
+func (r *registry) get(k callKey) *call { return r.calls[k] }
+
+// add inserts c (ringing, with key, callee and expires set).
+func (r *registry) add(c *call) {
+	r.calls[c.key] = c
+	c.prev = r.newest
+	if r.newest != nil {
+		r.newest.next = c
+	} else {
+		r.oldest = c
+	}
+	r.newest = c
+	c.idx = -1
+	heap.Push(&r.byTime, c)
+	if c.state == stateRinging {
+		r.startRinging(c)
+	}
+}
+
+// remove deletes c from every index.
+func (r *registry) remove(c *call) {
+	if r.calls[c.key] == c {
+		delete(r.calls, c.key)
+	}
+	if c.state == stateRinging {
+		r.stopRinging(c)
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		r.oldest = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		r.newest = c.prev
+	}
+	c.prev, c.next = nil, nil
+	if c.idx >= 0 {
+		heap.Remove(&r.byTime, c.idx)
+	}
+}
+
+func (r *registry) startRinging(c *call) {
+	r.pairs[pairKey{c.key.caller, c.callee.Bare}] = c
+	r.ringing[c.key.caller]++
+}
+
+func (r *registry) stopRinging(c *call) {
+	pk := pairKey{c.key.caller, c.callee.Bare}
+	if r.pairs[pk] == c {
+		delete(r.pairs, pk)
+	}
+	if n := r.ringing[c.key.caller]; n <= 1 {
+		delete(r.ringing, c.key.caller)
+	} else {
+		r.ringing[c.key.caller] = n - 1
+	}
+}
+
+// setState moves c to state s with a new deadline.
+func (r *registry) setState(c *call, s callState, expires time.Time) {
+	if c.state == stateRinging && s != stateRinging {
+		r.stopRinging(c)
+	}
+	c.state = s
+	r.setExpires(c, expires)
+}
+
+func (r *registry) setExpires(c *call, t time.Time) {
+	c.expires = t
+	if c.idx >= 0 {
+		heap.Fix(&r.byTime, c.idx)
+	}
+}
+
+// ringingFrom returns the ringing call from caller to callee, if any.
+func (r *registry) ringingFrom(caller, callee string) *call {
+	return r.pairs[pairKey{caller, callee}]
+}
+
+// next returns the call with the earliest deadline, or nil.
+func (r *registry) next() *call {
+	if len(r.byTime) == 0 {
+		return nil
+	}
+	return r.byTime[0]
+}
+
+// callHeap orders calls by deadline (container/heap).
+type callHeap []*call
+
+func (h callHeap) Len() int           { return len(h) }
+func (h callHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h callHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+
+func (h *callHeap) Push(x any) {
+	c := x.(*call)
+	c.idx = len(*h)
+	*h = append(*h, c)
+}
+
+func (h *callHeap) Pop() any {
+	old := *h
+	n := len(old)
+	c := old[n-1]
+	old[n-1] = nil
+	c.idx = -1
+	*h = old[:n-1]
+	return c
+}
