@@ -3,7 +3,8 @@
 # doing all of its own set-up. This is the test command (CI runs it through
 # .ci/run with CI=true).
 #
-#   1. set-up: python3-slixmpp for the e2e clients (apt-get, only if missing)
+#   1. set-up: python3-slixmpp for the e2e clients (apt-get, only if missing);
+#      Node.js (apt-get, only if missing) and `npm ci` for e2e/stanzajs
 #   2. gofmt -l must list nothing
 #   3. go vet ./...
 #   4. go test -count=1 ./...   (e2e runs a race-detector build of ringd)
@@ -71,6 +72,21 @@ setup_clients() {
 	"$PYTHON" -c 'import slixmpp' || die "python3-slixmpp installed, but $PYTHON still cannot import slixmpp"
 }
 
+# setup_node_clients prepares the StanzaJS interop client (e2e/stanzajs):
+# Node.js from Debian if there is no node at all, then the npm packages
+# pinned by its package-lock.json, unless they are installed already.
+setup_node_clients() {
+	if ! command -v node >/dev/null 2>&1; then
+		command -v apt-get >/dev/null 2>&1 || die "node missing and no apt-get: install Node.js (>= 18) and npm"
+		apt_install nodejs npm
+	fi
+	command -v npm >/dev/null 2>&1 || die "node is installed but npm is not: install npm for $(command -v node)"
+	if [ -f e2e/stanzajs/node_modules/stanza/package.json ]; then
+		return
+	fi
+	(cd e2e/stanzajs && npm ci --no-audit --no-fund) || die "npm ci in e2e/stanzajs failed"
+}
+
 # start_mariadb / stop_mariadb (scripts/mariadb.sh): a throwaway MariaDB on
 # loopback for the storage/mysql tests and the MySQL e2e runs, installed
 # from Debian if missing. start_mariadb exports RINGD_TEST_MYSQL_DSN;
@@ -118,6 +134,7 @@ command -v go >/dev/null 2>&1 || die "go not found on PATH"
 log "$(go version)"
 
 step "set-up: slixmpp clients" setup_clients
+step "set-up: StanzaJS client" setup_node_clients
 step "set-up: services" start_mariadb
 step "gofmt" check_gofmt
 step "go vet" go vet ./...
