@@ -32,6 +32,22 @@ type Config struct {
 	// closing the socket; default 2s.
 	CloseTimeout time.Duration
 
+	// Stream management (XEP-0198). ResumeTimeout is how long a session
+	// whose connection broke waits, bound and queueing, for the client
+	// to resume it; default 5 minutes. MaxUnacked is how many stanzas a
+	// client may leave unacknowledged: the server writes no more until
+	// acks come (the rest waits in the queue, bounded by
+	// OutboundQueueBytes), and a hibernating session that would hold more
+	// ends; default 1000. AckEvery is how many stanzas the server writes
+	// before it asks for an ack with <r/> (it also asks when it has
+	// nothing more to write, with one request outstanding at most);
+	// default 10. ResumeLocation is the host:port offered for resumption
+	// (<enabled location/>); empty: none, the client reconnects as usual.
+	ResumeTimeout  time.Duration
+	MaxUnacked     int
+	AckEvery       int
+	ResumeLocation string
+
 	// StreamFeatures are extra elements offered after authentication (e.g.
 	// roster versioning); each is a complete element.
 	StreamFeatures [][]byte
@@ -55,6 +71,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = 2 * time.Second
+	}
+	if c.ResumeTimeout <= 0 {
+		c.ResumeTimeout = 5 * time.Minute
+	}
+	if c.MaxUnacked <= 0 {
+		c.MaxUnacked = 1000
+	}
+	if c.AckEvery <= 0 {
+		c.AckEvery = 10
 	}
 	if c.MaxAuthAttempts <= 0 {
 		c.MaxAuthAttempts = 3

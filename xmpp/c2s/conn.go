@@ -19,7 +19,6 @@ import (
 	"github.com/coder/websocket"
 	"mellium.im/xmpp/jid"
 
-	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/wire"
 )
 
@@ -34,8 +33,9 @@ const (
 
 // streamError ends a stream with an RFC 6120 §4.9.3 condition.
 type streamError struct {
-	cond string
-	text string
+	cond  string
+	text  string
+	extra string // an application-specific condition element, if any
 }
 
 func (e *streamError) Error() string { return "c2s: stream error " + e.cond + ": " + e.text }
@@ -56,15 +56,17 @@ var errClosing = errors.New("c2s: stream closing")
 // conn is one client connection, from accept to close.
 //
 // Goroutines: the reader (serve) owns everything until the session is
-// bound; it then starts the writer, which owns bw and all writes. Other
-// goroutines (the router, Shutdown) only call Deliver and Close, which
-// touch q, and mu-guarded fields.
+// bound or resumed; it then starts the writer, which owns bw and all
+// writes. Other goroutines (the router through the session, Shutdown)
+// only touch the session's queue, mu-guarded fields and kill.
 //
-// Closing: whoever ends the stream closes q with the final bytes (stream
-// error, closing tag). The writer writes them, half-closes the transport
-// (TLS close_notify, TCP FIN) and gives the reader CloseTimeout to see the
-// client's closing tag, so that closing the socket never throws away what
-// was just written (a close with unread input sends a TCP reset).
+// Closing: whoever ends the stream closes the session's queue with the
+// final bytes (stream error, closing tag). The writer writes them,
+// half-closes the transport (TLS close_notify, TCP FIN) and gives the
+// reader CloseTimeout to see the client's closing tag, so that closing the
+// socket never throws away what was just written (a close with unread
+// input sends a TCP reset). When the transport breaks under a resumable
+// session, the connection lets the session go (it hibernates) instead.
 type conn struct {
 	srv      *Server
 	raw      net.Conn // as accepted (TCP, or the WebSocket's net.Conn); set once
@@ -85,12 +87,15 @@ type conn struct {
 	broken     bool // the transport cannot carry our bytes (failed TLS handshake)
 	lingering  bool // closeWrite ended our side gracefully; set by whoever writes last
 	username   string
-	q          *outbound
-	writerDone chan struct{} // closed when the writer ends; nil until bound
+	writerDone chan struct{} // closed when the writer ends; nil until it starts
+	stop       chan struct{} // closed by kill: the writer ends, writing nothing more
+	stopOnce   sync.Once
+	wb         batch  // the writer's current batch
+	ackBuf     []byte // the writer's scratch for <a h/>
 
 	mu        sync.Mutex
-	sess      *router.Session // written by the reader under mu
-	closeCond string          // Close before binding: the condition to end with
+	sess      *session // written by the reader under mu once bound or resumed
+	closeCond string   // Close before binding: the condition to end with
 }
 
 func (s *Server) newConn(raw net.Conn, listener string, direct bool) *conn {
@@ -100,7 +105,7 @@ func (s *Server) newConn(raw net.Conn, listener string, direct bool) *conn {
 		nc:       raw,
 		listener: listener,
 		secure:   direct,
-		q:        newOutbound(s.cfg.OutboundQueueBytes),
+		stop:     make(chan struct{}),
 	}
 	if direct {
 		c.nc = tls.Server(raw, s.cfg.TLS)
@@ -150,17 +155,14 @@ func (c *conn) run() (err error) {
 // stream. It never waits on the client for longer than WriteTimeout (a
 // writer stuck on a client that does not read) plus CloseTimeout (a client
 // that does not close), plus the 5s crypto/tls allows a close_notify.
+//
+// A bound session ends with the stream (it is unbound, and what it still
+// holds is requeued), except when the transport broke under a resumable
+// session: then the session hibernates and nothing is written.
 func (c *conn) finish(err error) {
 	final, cond := c.finalFor(err)
-	if c.writerDone != nil {
-		// Bound: the writer owns the socket. If the queue was closed
-		// already (Close, overflow, conflict), that final stands.
-		if c.q.close(final...) && cond != "" {
-			c.srv.metrics.streamError(cond)
-		}
-		c.srv.cfg.Router.Unbind(context.WithoutCancel(c.ctx), c.sess)
-		<-c.writerDone
-	} else {
+	s := c.sess
+	if s == nil {
 		if cond != "" {
 			c.srv.metrics.streamError(cond)
 		}
@@ -170,12 +172,59 @@ func (c *conn) finish(err error) {
 				c.closeWrite()
 			}
 		}
+		if !errors.Is(err, io.EOF) {
+			c.drain()
+		}
+		return
+	}
+	if c.transportFailed(err) {
+		// Nothing can be written any more: what is queued stays for the
+		// resumption or the requeue.
+		c.kill()
+		if c.writerDone != nil {
+			<-c.writerDone
+		}
+		if s.id != "" && s.hibernate(c) {
+			c.log.Info("connection lost; session hibernating", "err", err, "resume_timeout", s.resumeFor)
+			return
+		}
+	}
+	s.end(c)
+	// If the queue was closed already (Close, overflow, conflict), that
+	// final stands.
+	if s.q.close(final...) && cond != "" {
+		c.srv.metrics.streamError(cond)
+	}
+	c.srv.cfg.Router.Unbind(context.WithoutCancel(c.ctx), s.rs)
+	if c.writerDone != nil {
+		<-c.writerDone
 	}
 	// Once the client has closed its stream nothing more comes: close the
-	// connection now (RFC 6120 §4.4, RFC 7395 §3.6). Otherwise wait for it.
+	// connection now (RFC 6120 §4.4, RFC 7395 §3.6). Otherwise wait for it
+	// (and for its last acks).
 	if !errors.Is(err, io.EOF) {
 		c.drain()
 	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
+	s.requeue(ctx)
+	cancel()
+}
+
+// transportFailed reports whether the read side ended because the
+// transport broke (reset, TLS failure, EOF in mid-stream, a WebSocket
+// closed without <close/>) rather than because either side ended the
+// stream.
+func (c *conn) transportFailed(err error) bool {
+	if err == nil || errors.Is(err, errClosing) || errors.Is(err, errClientClosed) {
+		return false
+	}
+	if c.ws == nil && errors.Is(err, io.EOF) {
+		return false // </stream:stream>
+	}
+	var se *streamError
+	var we *wire.Error
+	var ie *internalError
+	return !errors.As(err, &se) && !errors.As(err, &we) && !errors.As(err, &ie)
 }
 
 // finalFor maps how the read side ended to what the client is told last,
@@ -189,7 +238,7 @@ func (c *conn) finalFor(err error) (final [][]byte, cond string) {
 		return nil, ""
 	case errors.As(err, &se):
 		cond = se.cond
-		final = c.streamErrorParts(se.cond, se.text)
+		final = c.streamErrorPartsExtra(se.cond, se.text, se.extra)
 	case errors.As(err, &we):
 		cond = we.Condition
 		final = c.streamErrorParts(we.Condition, "")
@@ -214,7 +263,7 @@ func (c *conn) finalFor(err error) (final [][]byte, cond string) {
 		c.log.Debug("connection ended", "err", err)
 		return nil, ""
 	}
-	if !c.headerSent && c.writerDone == nil {
+	if !c.headerSent && c.sess == nil {
 		// RFC 6120 §4.9.1.2: our stream header precedes any stream error,
 		// even when the client's header was unusable.
 		c.streamID = newStreamID()
@@ -277,6 +326,12 @@ func (c *conn) drain() {
 		if c.ws != nil && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
 			return
 		}
+		if s := c.sess; s != nil && s.sm && string(st.NS) == nsSM && string(st.Name) == "a" {
+			// The client's last acks: fewer stanzas to requeue.
+			if h, ok := parseH(attrValue(st, "h")); ok {
+				s.q.ack(h)
+			}
+		}
 	}
 }
 
@@ -289,36 +344,31 @@ func (c *conn) abort() {
 	c.raw.Close()
 }
 
-// Deliver implements router.Conn.
-func (c *conn) Deliver(raw []byte) bool {
-	ok, overflow := c.q.push(raw)
-	if overflow {
-		parts := c.streamErrorParts("policy-violation", "too many stanzas queued for this client")
-		if c.q.close(parts...) {
-			c.srv.metrics.slowCutoffs.Inc()
-			c.srv.metrics.streamError("policy-violation")
-			c.log.Warn("client too slow; disconnecting", "queued_limit", c.srv.cfg.OutboundQueueBytes)
-		}
-	}
-	return ok
+// kill stops the writer, which writes nothing more, and closes the
+// transport: the connection is dead (broken, or replaced by a resumption).
+func (c *conn) kill() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	c.abort()
 }
 
-// Close implements router.Conn: the stream ends with the condition after
-// what is queued is written. Before the session is bound, the reader is
-// interrupted and writes the stream error itself.
+// Close ends the connection's stream with the condition (Shutdown). Once
+// bound, that is the session's stream, ended after what is queued is
+// written. Before, the reader is interrupted and writes the stream error
+// itself.
 func (c *conn) Close(condition string) {
 	c.mu.Lock()
-	bound := c.sess != nil
-	if !bound && c.closeCond == "" {
-		c.closeCond = condition
+	s := c.sess
+	if s == nil {
+		if c.closeCond == "" {
+			c.closeCond = condition
+		}
+		// Under mu: binding, which reads closeCond under mu, then knows
+		// this deadline is set and replaces it.
+		c.raw.SetReadDeadline(time.Now())
 	}
 	c.mu.Unlock()
-	if !bound {
-		c.raw.SetReadDeadline(time.Now())
-		return
-	}
-	if c.q.close(c.streamErrorParts(condition, "")...) {
-		c.srv.metrics.streamError(condition)
+	if s != nil {
+		s.closeConn(c, condition)
 	}
 }
 
@@ -339,28 +389,59 @@ func (c *conn) writeNow(parts ...[]byte) error {
 	return nil
 }
 
-// writeLoop drains the outbound queue: everything queued is written, then
+// startWriter starts the writer on the session's queue.
+func (c *conn) startWriter() {
+	c.writerDone = make(chan struct{})
+	go c.writeLoop()
+}
+
+// writeLoop drains the session's queue: everything taken is written, then
 // flushed once. After the final bytes of a closed queue it half-closes the
 // transport and ends; on a write error it aborts the connection so the
-// reader returns.
+// reader returns; once killed it ends without writing more.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	timeout := c.srv.cfg.WriteTimeout
 	m := c.srv.metrics
-	for range c.q.wake {
-		batch, closed, final := c.q.take()
+	s := c.sess
+	q := s.q
+	w := &c.wb
+	for {
+		select {
+		case <-q.wake:
+		case <-c.stop:
+			return
+		}
+		q.take(w)
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
-		n := 0
-		for _, b := range batch {
+		for _, b := range w.stanzas {
 			if err := c.writeRaw(b); err != nil {
 				c.writeFailed(err)
 				return
 			}
 			m.stanzaOut(b)
-			n += len(b)
 		}
-		if closed {
-			for _, f := range final {
+		for _, b := range w.ctrl {
+			if err := c.writeRaw(b); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+		if w.ack {
+			c.ackBuf = appendAck(c.ackBuf[:0], s.inH.Load())
+			if err := c.writeRaw(c.ackBuf); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+		if w.request {
+			if err := c.writeRaw(smRequest); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+		if w.closed {
+			for _, f := range w.final {
 				if err := c.writeRaw(f); err != nil {
 					c.writeFailed(err)
 					return
@@ -373,17 +454,26 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		c.q.written(n)
-		if closed {
+		q.written(w.release)
+		if w.closed {
 			c.closeWrite()
 			return
 		}
 	}
 }
 
+// writeFailed ends the writer after a failed write. The stanzas of the
+// batch that were not kept for acknowledgement go back to the queue, to
+// be requeued: with the transport failing, nobody knows what arrived.
 func (c *conn) writeFailed(err error) {
 	c.log.Debug("write failed", "err", err)
-	c.q.close() // nothing more is taken: Deliver reports failure
+	var back [][]byte
+	for _, b := range c.wb.stanzas[:c.wb.uncounted] {
+		if kindOf(b) != wire.KindOther {
+			back = append(back, b)
+		}
+	}
+	c.sess.q.unwrite(back)
 	c.abort()
 }
 
@@ -400,12 +490,17 @@ func (c *conn) writeRaw(b []byte) error {
 	return err
 }
 
-// readLoop hands every stanza of a bound session to the router.
+// readLoop hands every stanza of a bound session to the router. The
+// XEP-0198 handled count goes up once Route returned: an <a h/> the
+// server sends covers only stanzas that were routed, which for an offline
+// recipient includes the durable write to offline storage.
 func (c *conn) readLoop() error {
 	r := c.srv.cfg.Router
-	sess := c.sess
-	full := sess.FullString()
-	bare := sess.BareString()
+	s := c.sess
+	rs := s.rs
+	q := s.q
+	full := rs.FullString()
+	bare := rs.BareString()
 	m := c.srv.metrics
 	for {
 		st, err := c.dec.Next()
@@ -413,9 +508,9 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if c.ws != nil && st.Kind == wire.KindOther && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
-			return io.EOF
+			return errClientClosed
 		}
-		if c.q.isClosed() {
+		if q.isClosed() {
 			return errClosing
 		}
 		switch st.Kind {
@@ -426,12 +521,17 @@ func (c *conn) readLoop() error {
 					return newStreamError("invalid-from", "from does not match the session")
 				}
 			}
-			if st.Kind == wire.KindIQ && c.handleSessionIQ(st) {
-				continue
+			if st.Kind != wire.KindIQ || !c.handleSessionIQ(st) {
+				r.Route(c.ctx, rs, st)
 			}
-			r.Route(c.ctx, sess, st)
+			s.inH.Add(1)
 		default:
-			return newStreamError("unsupported-stanza-type", "")
+			if string(st.NS) != nsSM {
+				return newStreamError("unsupported-stanza-type", "")
+			}
+			if err := c.handleSM(st); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -459,9 +559,9 @@ func (c *conn) handleSessionIQ(st *wire.Stanza) bool {
 	}
 	b := append([]byte(`<iq type="result" id="`), st.ID...) // still escaped
 	b = append(b, `" to="`...)
-	b = wire.AppendEscaped(b, c.sess.FullString())
+	b = wire.AppendEscaped(b, c.sess.rs.FullString())
 	b = append(b, `"/>`...)
-	c.Deliver(b)
+	c.sess.Deliver(b)
 	return true
 }
 

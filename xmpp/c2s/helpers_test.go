@@ -33,7 +33,7 @@ import (
 )
 
 var (
-	_ router.Conn  = (*conn)(nil)
+	_ router.Conn  = (*session)(nil)
 	_ http.Handler = (*Server)(nil)
 )
 
@@ -57,6 +57,7 @@ var testUsers = map[string]string{
 type testServer struct {
 	srv       *Server
 	router    *router.Router
+	store     *sqlite.Store
 	reg       *prometheus.Registry
 	starttls  string // address
 	directTLS string
@@ -71,6 +72,13 @@ type serverOption func(*Config, *router.Config)
 // startServer starts a server for t and registers its shutdown, after
 // which a leak check runs: every goroutine the test started must be gone.
 func startServer(t testing.TB, opts ...serverOption) *testServer {
+	t.Helper()
+	return startServerWith(t, nil, opts...)
+}
+
+// startServerWith is startServer with features: setup registers them on
+// the router before the server starts.
+func startServerWith(t testing.TB, setup func(testing.TB, *router.Router, *sqlite.Store), opts ...serverOption) *testServer {
 	t.Helper()
 	checkGoroutines(t)
 	ctx := context.Background()
@@ -103,6 +111,9 @@ func startServer(t testing.TB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if setup != nil {
+		setup(t, rt, store)
+	}
 	cert, pool := selfSigned(t, testDomain)
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	cfg.Router = rt
@@ -113,6 +124,7 @@ func startServer(t testing.TB, opts ...serverOption) *testServer {
 	ts := &testServer{
 		srv:       srv,
 		router:    rt,
+		store:     store,
 		reg:       reg,
 		clientTLS: &tls.Config{RootCAs: pool, ServerName: testDomain},
 		srvCert:   cert.Leaf,

@@ -13,6 +13,13 @@ type metrics struct {
 	streamErrors *prometheus.CounterVec
 	slowCutoffs  prometheus.Counter
 
+	// Stream management (XEP-0198).
+	smEnabled      prometheus.Counter
+	smResumed      prometheus.Counter
+	smResumeFailed prometheus.Counter
+	smHibernating  prometheus.Gauge
+	requeued       [wire.KindIQ + 1]prometheus.Counter // by wire.Kind
+
 	// The per-stanza counters, looked up once: a label lookup hashes the
 	// label values on every call, which the hot path should not pay.
 	stanzasIn  [wire.KindIQ + 1]prometheus.Counter // by wire.Kind
@@ -22,18 +29,22 @@ type metrics struct {
 // stanzaOut counts a stanza written to a client, by the kind its bytes
 // start with.
 func (m *metrics) stanzaOut(b []byte) {
-	k := wire.KindOther
+	m.stanzasOut[kindOf(b)].Inc()
+}
+
+// kindOf is the kind of a serialised stanza, by the bytes it starts with.
+func kindOf(b []byte) wire.Kind {
 	if len(b) > 2 {
 		switch b[1] {
 		case 'm':
-			k = wire.KindMessage
+			return wire.KindMessage
 		case 'p':
-			k = wire.KindPresence
+			return wire.KindPresence
 		case 'i':
-			k = wire.KindIQ
+			return wire.KindIQ
 		}
 	}
-	m.stanzasOut[k].Inc()
+	return wire.KindOther
 }
 
 // streamError counts a stream ended with the condition.
@@ -58,7 +69,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		slowCutoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringd_c2s_slow_consumer_disconnects_total", Help: "Sessions cut off because their outbound queue overflowed.",
 		}),
+		smEnabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringd_c2s_sm_enabled_total", Help: "Streams that enabled stream management (XEP-0198).",
+		}),
+		smResumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringd_c2s_sm_resumed_total", Help: "Sessions resumed on a new connection (XEP-0198).",
+		}),
+		smResumeFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringd_c2s_sm_resume_failed_total", Help: "Resumption attempts refused (unknown, expired or foreign session id; bad h).",
+		}),
+		smHibernating: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ringd_c2s_sm_hibernating", Help: "Sessions whose connection broke, waiting to be resumed.",
+		}),
 	}
+	requeued := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ringd_c2s_requeued_total",
+		Help: "Stanzas a session held (unacknowledged or unsent) when it ended, handed back to the router, by kind.",
+	}, []string{"kind"})
 	in := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ringd_c2s_stanzas_in_total", Help: "Stanzas read from clients, by kind.",
 	}, []string{"kind"})
@@ -68,6 +95,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for k := range m.stanzasIn {
 		m.stanzasIn[k] = in.WithLabelValues(wire.Kind(k).String())
 		m.stanzasOut[k] = out.WithLabelValues(wire.Kind(k).String())
+		m.requeued[k] = requeued.WithLabelValues(wire.Kind(k).String())
 	}
 	// Export every mechanism/result pair from the start, so dashboards show
 	// zero rather than nothing.
@@ -77,7 +105,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.connections, m.accepted, m.auth, in, out, m.streamErrors, m.slowCutoffs} {
+		for _, c := range []prometheus.Collector{m.connections, m.accepted, m.auth, in, out, m.streamErrors, m.slowCutoffs,
+			m.smEnabled, m.smResumed, m.smResumeFailed, m.smHibernating, requeued} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -107,6 +107,7 @@ func (c *conn) featuresBytes() []byte {
 		b.WriteString(`</mechanisms>`)
 	default:
 		b.WriteString(`<bind xmlns="` + nsBind + `"/><session xmlns="` + nsSession + `"><optional/></session>`)
+		b.Write(smFeature)
 		for _, f := range c.srv.cfg.StreamFeatures {
 			b.Write(f)
 		}
@@ -119,6 +120,13 @@ func (c *conn) featuresBytes() []byte {
 // element, as two elements: on WebSocket each must be its own message
 // (RFC 7395 §3.3.3).
 func (c *conn) streamErrorParts(cond, text string) [][]byte {
+	return c.streamErrorPartsExtra(cond, text, "")
+}
+
+// streamErrorPartsExtra is streamErrorParts with an application-specific
+// condition element (RFC 6120 §4.9.4), such as XEP-0198's
+// handled-count-too-high.
+func (c *conn) streamErrorPartsExtra(cond, text, extra string) [][]byte {
 	var b []byte
 	if c.ws != nil {
 		b = append(b, `<stream:error xmlns:stream="`+wire.NSStream+`">`...)
@@ -133,6 +141,7 @@ func (c *conn) streamErrorParts(cond, text string) [][]byte {
 		b = wire.AppendEscaped(b, text)
 		b = append(b, `</text>`...)
 	}
+	b = append(b, extra...)
 	b = append(b, `</stream:error>`...)
 	return [][]byte{b, c.closeBytes()}
 }
@@ -250,11 +259,27 @@ func encodeSASL(b []byte) string {
 
 // bind waits for the resource binding IQ (RFC 6120 §7), binds the session
 // in the router and starts the writer. Other IQs are refused until then.
+// A client may instead resume an earlier session (XEP-0198 §5).
 func (c *conn) bind() error {
 	for {
 		st, err := c.next()
 		if err != nil {
 			return err
+		}
+		if st.Kind == wire.KindOther && string(st.NS) == nsSM {
+			switch string(st.Name) {
+			case "resume":
+				if ok, err := c.resume(st); ok || err != nil {
+					return err
+				}
+				continue
+			case "enable":
+				// XEP-0198 §3: only once a resource is bound.
+				if err := c.writeNow(smFailed("unexpected-request", 0, false, "")); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if st.Kind != wire.KindIQ {
 			return newStreamError("not-authorized", "bind a resource first")
@@ -295,18 +320,18 @@ func (c *conn) bind() error {
 		// Deliver and Close may run as soon as the router knows the
 		// session: set what they read first.
 		c.log = c.log.With("jid", full.String())
-		c.writerDone = make(chan struct{})
-		sess, err := c.srv.cfg.Router.Bind(full, c)
+		sess := newSession(c.srv, c)
+		sess.log = c.srv.cfg.Logger.With("jid", full.String())
+		rs, err := c.srv.cfg.Router.Bind(full, sess)
 		if errors.Is(err, router.ErrResourceLimit) {
-			c.writerDone = nil
 			if err := c.writeNow(bindError(id, "resource-constraint")); err != nil {
 				return err
 			}
 			continue
 		} else if err != nil {
-			c.writerDone = nil
 			return &internalError{fmt.Errorf("c2s: bind %v: %w", full, err)}
 		}
+		sess.rs = rs
 		// Negotiation is over: no read deadline from here on but the one
 		// the writer sets when it ends the stream.
 		c.raw.SetReadDeadline(time.Time{})
@@ -314,15 +339,17 @@ func (c *conn) bind() error {
 		c.sess = sess
 		cond := c.closeCond
 		c.mu.Unlock()
-		go c.writeLoop()
+		c.startWriter()
 		res2 := []byte(`<iq type="result" id="`)
 		res2 = wire.AppendEscaped(res2, id)
 		res2 = append(res2, `"><bind xmlns="`+nsBind+`"><jid>`...)
 		res2 = wire.AppendEscaped(res2, full.String())
 		res2 = append(res2, `</jid></bind></iq>`...)
-		c.Deliver(res2)
+		sess.Deliver(res2)
 		if cond != "" {
-			// Close came while binding (Shutdown, say).
+			// Close came while binding (Shutdown, say): the stream ends
+			// through the writer, which sets the read deadline then.
+			c.raw.SetReadDeadline(time.Time{})
 			c.Close(cond)
 		}
 		c.log.Info("session bound")

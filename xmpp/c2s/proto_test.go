@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,7 +138,7 @@ func TestFeatures(t *testing.T) {
 	if cond := c.auth(sasl.ScramSha256, "alice", testUsers["alice"]); cond != "" {
 		t.Fatalf("auth: %s", cond)
 	}
-	want = `<bind xmlns="` + nsBind + `"/><session xmlns="` + nsSession + `"><optional/></session>`
+	want = `<bind xmlns="` + nsBind + `"/><session xmlns="` + nsSession + `"><optional/></session><sm xmlns="` + nsSM + `"/>`
 	if f := c.open(); f != want {
 		t.Errorf("features after SASL = %q, want %q", f, want)
 	}
@@ -477,8 +478,13 @@ func TestStreamErrorsAfterBind(t *testing.T) {
 			want: "bad-namespace-prefix",
 		},
 		{
-			name: "stream management without the feature",
-			send: `<enable xmlns="urn:xmpp:sm:3"/>`,
+			name: "ack request before enabling stream management",
+			send: `<r xmlns="urn:xmpp:sm:3"/>`,
+			want: "unsupported-stanza-type",
+		},
+		{
+			name: "ack before enabling stream management",
+			send: `<a xmlns="urn:xmpp:sm:3" h="0"/>`,
 			want: "unsupported-stanza-type",
 		},
 	}
@@ -567,10 +573,11 @@ func TestAuthTimeout(t *testing.T) {
 }
 
 // TestSlowConsumer: a client that does not read is cut off once its queue
-// exceeds OutboundQueueBytes; its sender is not held up, and the cut-off
-// is counted.
+// exceeds OutboundQueueBytes; its sender is not held up, the cut-off is
+// counted, and what was still queued for it (not written) is stored
+// offline, in order.
 func TestSlowConsumer(t *testing.T) {
-	ts := startServer(t, func(c *Config, _ *router.Config) {
+	ts := startServerWith(t, withFeatures, func(c *Config, _ *router.Config) {
 		c.OutboundQueueBytes = 64 << 10
 		c.WriteTimeout = 500 * time.Millisecond
 		c.CloseTimeout = 300 * time.Millisecond
@@ -595,14 +602,18 @@ func TestSlowConsumer(t *testing.T) {
 	slow.open()
 	slowJID := slow.bind("slow")
 	fast, fastJID := login(t, ts, "bob", "fast")
-	msg := `<message to="` + slowJID + `" type="chat"><body>` + strings.Repeat("x", 1000) + `</body></message>`
-	sent := 0
+	sent, n := 0, 0
 	for ts.metric(t, "ringd_c2s_slow_consumer_disconnects_total") == 0 {
 		if sent > 100<<20 {
 			t.Fatal("100 MB sent and the slow client is still connected")
 		}
-		fast.send(strings.Repeat(msg, 16))
-		sent += 16 * len(msg)
+		var b strings.Builder
+		for range 16 {
+			n++
+			fmt.Fprintf(&b, `<message to="%s" type="chat" id="m%d"><body>%s</body></message>`, slowJID, n, strings.Repeat("x", 1000))
+		}
+		fast.send(b.String())
+		sent += b.Len()
 	}
 	if got := ts.metric(t, "ringd_c2s_stream_errors_total", "condition", "policy-violation"); got != 1 {
 		t.Errorf("stream_errors_total{policy-violation} = %v, want 1", got)
@@ -621,6 +632,18 @@ func TestSlowConsumer(t *testing.T) {
 	})
 	slow.expectClosed()
 	fast.closeStream()
+	// Once its connection is gone, the session has handed back what it
+	// held: what was still queued (not written) is stored, a run of
+	// consecutive messages. (When the writer had written it all into the
+	// kernel's buffers by the time of the cut-off, nothing is.)
+	ts.waitMetric(t, 0, "ringd_c2s_connections")
+	if stored := ts.offlineIDs(t, "alice"); len(stored) > 0 {
+		var first int
+		fmt.Sscanf(stored[0], "m%d", &first)
+		if want := ids("m", first, first+len(stored)-1); !slices.Equal(stored, want) {
+			t.Errorf("stored %q, want a run m%d… in order", stored, first)
+		}
+	}
 }
 
 // TestShutdown: Shutdown ends every stream, bound or still negotiating,

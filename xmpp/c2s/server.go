@@ -24,11 +24,14 @@ type Server struct {
 	ctx    context.Context // parent of every connection's context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	wg        sync.WaitGroup
+	mu          sync.Mutex
+	closed      bool
+	listeners   map[net.Listener]struct{}
+	conns       map[*conn]struct{}
+	resumable   map[string]*session // by resumption id (XEP-0198 previd)
+	hibernating map[*session]struct{}
+	wg          sync.WaitGroup // connections
+	hib         sync.WaitGroup // hibernations not yet resumed or ended (with their clean-up)
 }
 
 // New builds a server; it does no I/O.
@@ -48,13 +51,15 @@ func New(cfg Config) (*Server, error) {
 	cfg.TLS = tlsCfg
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:       cfg,
-		metrics:   m,
-		limits:    wire.Limits{MaxStanzaBytes: cfg.MaxStanzaBytes}.WithDefaults(),
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
+		cfg:         cfg,
+		metrics:     m,
+		limits:      wire.Limits{MaxStanzaBytes: cfg.MaxStanzaBytes}.WithDefaults(),
+		ctx:         ctx,
+		cancel:      cancel,
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[*conn]struct{}),
+		resumable:   make(map[string]*session),
+		hibernating: make(map[*session]struct{}),
 	}, nil
 }
 
@@ -149,8 +154,37 @@ func (s *Server) remove(c *conn) {
 	s.wg.Done()
 }
 
+// register makes s resumable under its id.
+func (s *Server) register(sess *session) {
+	s.mu.Lock()
+	s.resumable[sess.id] = sess
+	s.mu.Unlock()
+}
+
+// unregister forgets a session that ended.
+func (s *Server) unregister(sess *session) {
+	if sess.id == "" {
+		return
+	}
+	s.mu.Lock()
+	if s.resumable[sess.id] == sess {
+		delete(s.resumable, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// lookup returns the resumable session with the id, or nil.
+func (s *Server) lookup(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resumable[id]
+}
+
 // Shutdown stops accepting, ends every stream with the system-shutdown
-// stream error, and waits for the connections to finish or ctx to end.
+// stream error and every hibernating session, and waits until each
+// connection finished and each ended session handed back what it held
+// (messages to offline storage, Router.Requeue), or until ctx ends: then
+// the connections are closed and the requeueing is cancelled.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -161,13 +195,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
+	hib := make([]*session, 0, len(s.hibernating))
+	for sess := range s.hibernating {
+		hib = append(hib, sess)
+	}
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close("system-shutdown")
 	}
+	for _, sess := range hib {
+		sess.expire(0, "system-shutdown")
+	}
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.hib.Wait() // no hibernation starts once closed is set
 		close(done)
 	}()
 	select {

@@ -158,6 +158,9 @@ func (s *Server) Run(ctx context.Context) error {
 		AuthTimeout:        cfg.Limits.AuthTimeout,
 		OutboundQueueBytes: cfg.Limits.OutboundQueueBytes,
 		StreamFeatures:     streamFeatures,
+		ResumeTimeout:      cfg.StreamManagement.ResumeTimeout,
+		MaxUnacked:         cfg.StreamManagement.MaxUnacked,
+		ResumeLocation:     cfg.StreamManagement.Location,
 		Logger:             s.log.With("component", "c2s"),
 		Registerer:         reg,
 	})
