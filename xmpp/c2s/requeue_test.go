@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -201,7 +202,11 @@ func drainOffline(t testing.TB, ts *testServer, user string) {
 
 // TestSMSlowConsumer: a client that acks nothing gets MaxUnacked stanzas;
 // the rest queues until OutboundQueueBytes, then it is cut off with
-// policy-violation and what it held is stored offline, in order.
+// policy-violation. Nothing the server accepted is lost: what the client
+// held is requeued, and what overflowed its queue is stored directly.
+// Requeueing races with the sender's later messages, which go to storage
+// once the session is gone, so only the set is fixed, not the order
+// (delivery is at-least-once, in any order).
 func TestSMSlowConsumer(t *testing.T) {
 	ts := startServerWith(t, withFeatures, func(c *Config, _ *router.Config) {
 		c.MaxUnacked = 2
@@ -209,13 +214,12 @@ func TestSMSlowConsumer(t *testing.T) {
 	})
 	bob, bfull, _ := smLogin(t, ts, "bob", "slow", true)
 	alice, _ := login(t, ts, "alice", "a")
+	const n = 20
 	var b strings.Builder
-	for i := 1; i <= 20; i++ {
+	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, `<message to="%s" type="chat" id="m%d"><body>%s</body></message>`, bfull, i, strings.Repeat("x", 1000))
 	}
 	alice.send(b.String())
-	// Whatever bob got before the cut-off (the server writes nothing more
-	// once the stream is closing) is unacknowledged and so stored too.
 	var got []string
 	for {
 		e := bob.element()
@@ -234,15 +238,15 @@ func TestSMSlowConsumer(t *testing.T) {
 	var stored []string
 	waitFor(t, ioTimeout, func() error {
 		stored = ts.offlineIDs(t, "bob")
-		if len(stored) < 5 {
+		if len(stored) < n {
 			return fmt.Errorf("stored %q", stored)
 		}
 		return nil
 	})
-	// Stored: everything held, the unacknowledged ones included, in
-	// order; what overflowed the queue was refused.
-	if !slices.Equal(stored, ids("m", 1, len(stored))) || len(got) > 2 || !slices.Equal(got, stored[:len(got)]) {
-		t.Errorf("received %q (MaxUnacked 2), stored %q, want m1…", got, stored)
+	sorted := slices.Clone(stored)
+	slices.SortFunc(sorted, func(a, b string) int { return cmp.Compare(len(a), len(b))*2 + cmp.Compare(a, b) })
+	if !slices.Equal(sorted, ids("m", 1, n)) || len(got) > 2 {
+		t.Errorf("received %q (MaxUnacked 2), stored %q, want each of m1…m%d stored once", got, stored, n)
 	}
 	if ts.metric(t, "ringd_c2s_slow_consumer_disconnects_total") != 1 {
 		t.Error("no slow consumer disconnect counted")

@@ -143,6 +143,25 @@ func (o *Offline) StoreOffline(ctx context.Context, _ *router.Session, to router
 	return nil
 }
 
+// KeepOffline implements router.OfflineKeeper: it stores a message a
+// session refused, without trying live delivery again.
+func (o *Offline) KeepOffline(ctx context.Context, to router.Account, st *wire.Stanza, raw []byte) error {
+	if !storable(st) {
+		o.metrics.dropped.Inc()
+		return nil
+	}
+	_, err := o.cfg.Store.PushOffline(ctx, to.Local, raw, o.cfg.Now(), o.cfg.Quota)
+	switch {
+	case errors.Is(err, storage.ErrQuotaExceeded):
+		o.metrics.quotaRejected.Inc()
+		return stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint}
+	case err != nil:
+		return fmt.Errorf("offline: keep for %s: %w", to.Bare, err)
+	}
+	o.metrics.stored.Inc()
+	return nil
+}
+
 // drainer is implemented by sessions that can say when their outbound
 // queue has room (xmpp/c2s does).
 type drainer interface {

@@ -192,8 +192,11 @@ func (r *Router) send(dst *Session, raw []byte) {
 	}
 	if dst.conn.Deliver(raw) {
 		r.metrics.delivered.Inc()
-	} else {
-		r.metrics.undeliverable.Inc()
+		return
+	}
+	r.metrics.undeliverable.Inc()
+	if len(raw) > 1 && raw[1] == 'm' {
+		r.keepUndeliverable(dst, raw)
 	}
 }
 

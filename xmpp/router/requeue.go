@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"mellium.im/xmpp/stanza"
 
@@ -81,3 +82,40 @@ func (r *Router) bounceQueued(ctx context.Context, st *wire.Stanza, se stanza.Er
 		sender.full, se))
 	r.log.DebugContext(ctx, "requeue: bounced", "to", sender.full, "condition", se.Condition)
 }
+
+// OfflineKeeper is an OfflineHandler that can also store a message for an
+// account directly, without first trying the account's available
+// sessions: the router uses it for a message that a session refused (its
+// client fell too far behind), because trying that session again would
+// only be refused again.
+type OfflineKeeper interface {
+	KeepOffline(ctx context.Context, to Account, st *wire.Stanza, raw []byte) error
+}
+
+// keepUndeliverable stores a message that dst's session refused, so a
+// slow or closing recipient never makes the server drop a message it
+// accepted. Carbon copies are not kept: the original is.
+func (r *Router) keepUndeliverable(dst *Session, raw []byte) {
+	k, ok := r.offline.(OfflineKeeper)
+	if !ok {
+		return
+	}
+	lim := requeueLimits
+	lim.MaxStanzaBytes = len(raw) + 1
+	st, err := wire.NewFramedDecoder(bytes.NewReader(raw), lim).Next()
+	if err != nil || st.Kind != wire.KindMessage || st.HasChildNS(nsCarbons) {
+		return
+	}
+	switch messageTypeOf(st.Type) {
+	case msgError, msgGroupchat, msgHeadline:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := k.KeepOffline(ctx, Account{Bare: dst.bare, Local: dst.local}, st, raw); err != nil {
+		r.bounceQueued(ctx, st, r.stanzaError(ctx, err))
+	}
+}
+
+// nsCarbons is XEP-0280's namespace: copies the router must not store.
+const nsCarbons = "urn:xmpp:carbons:2"
