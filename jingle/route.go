@@ -63,8 +63,7 @@ func (h *Handler) filter(ctx context.Context, s *router.Session, st *wire.Stanza
 	case actPropose:
 		return h.propose(ctx, &m)
 	case actRinging:
-		h.ringing(&m)
-		return false
+		return h.ringing(ctx, &m)
 	case actProceed, actAccept, actReject:
 		return h.answer(ctx, &m)
 	default: // retract, finish
@@ -214,10 +213,11 @@ func (h *Handler) forget(k callKey) {
 	}
 }
 
-// ringing records the first <ringing/> of a call; the router delivers it.
-func (h *Handler) ringing(m *msg) {
+// ringing records the first <ringing/> of a call; the router delivers it,
+// unless only the proposer (of negative priority) could take it.
+func (h *Handler) ringing(ctx context.Context, m *msg) (handled bool) {
 	if !m.track || m.self {
-		return
+		return false
 	}
 	now := time.Now()
 	var proposer *router.Session
@@ -231,7 +231,7 @@ func (h *Handler) ringing(m *msg) {
 		}
 	}
 	h.mu.Unlock()
-	h.reachProposer(m, proposer)
+	return h.reachProposer(ctx, m, proposer)
 }
 
 // answer handles proceed, accept and reject from one of the callee's
@@ -269,8 +269,7 @@ func (h *Handler) answer(ctx context.Context, m *msg) bool {
 		return true
 	}
 	h.copyToOwnDevices(m, reached)
-	h.reachProposer(m, proposer)
-	return false
+	return h.reachProposer(ctx, m, proposer)
 }
 
 // reachProposer gives a message for the caller's bare JID (ringing,
@@ -279,19 +278,34 @@ func (h *Handler) answer(ctx context.Context, m *msg) bool {
 // carbons (a <received/> carbon to carbon-enabled available resources of
 // negative priority) will: XEP-0353 calls must work on devices with a
 // negative priority.
-func (h *Handler) reachProposer(m *msg, p *router.Session) {
+//
+// It reports whether the message is fully handled: it reached the
+// proposer and the router has no resource of non-negative priority to give
+// it to, so the router would only store it offline, and the caller would
+// get the answer a second time at its next login.
+func (h *Handler) reachProposer(ctx context.Context, m *msg, p *router.Session) (handled bool) {
 	if p == nil || m.toFull || m.s == p {
-		return
+		return false
 	}
 	if p.Available() && (p.Priority() >= 0 || h.carbons != nil && carbonEligible(m.st) && h.carbons.Enabled(p)) {
-		return
+		return false
 	}
 	if h.router.Session(p.BareString(), p.FullString()) != p {
-		return // gone
+		return false // gone
 	}
 	var idbuf [96]byte
 	insert := appendStanzaID(idbuf[:0], h.router.NewID(), m.to.Bare)
-	h.router.Send(p, appendDelivered(nil, m.st, m.s.FullString(), insert))
+	raw := appendDelivered(nil, m.st, m.s.FullString(), insert)
+	h.router.Send(p, raw)
+	if len(h.router.AvailableSessions(m.to.Bare)) > 0 {
+		return false
+	}
+	// Handled here, so the router will not tell its observers (carbons'
+	// copy to the sender's other devices, push, dedupe): tell them.
+	for _, o := range h.observers {
+		o.MessageRouted(ctx, m.s, m.st, m.to, raw, []*router.Session{p})
+	}
+	return true
 }
 
 // copyToOwnDevices sends the sender's other devices (available ones and

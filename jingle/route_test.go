@@ -580,14 +580,14 @@ func TestNegativePriorityCaller(t *testing.T) {
 			},
 		},
 		{
-			name: "no other device: stored, and the proposer still hears it", bAway: true,
+			name: "no other device: the proposer hears it, nothing is stored to replay at the next login", bAway: true,
 			msg: jmi("reject", "alice@localhost", "c1", "busy"),
 			want: map[string][]string{
 				"a":      {"reject c1 bob/phone→alice busy"},
 				"laptop": {"sent:reject c1 bob/phone→alice busy"},
 				"desk":   {"reject c1 bob/phone→alice busy"},
 			},
-			stored: 1,
+			stored: 0,
 		},
 	}
 	for _, tc := range tests {
