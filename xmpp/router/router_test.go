@@ -6,7 +6,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"mellium.im/xmpp/jid"
@@ -15,41 +14,12 @@ import (
 	"github.com/ringd/ringd/storage"
 	"github.com/ringd/ringd/storage/sqlite"
 	"github.com/ringd/ringd/xmpp/router"
+	"github.com/ringd/ringd/xmpp/router/routertest"
 	"github.com/ringd/ringd/xmpp/wire"
 )
 
-var _ router.Conn = (*recConn)(nil)
-
 // recConn records what the router delivers to a session.
-type recConn struct {
-	mu     sync.Mutex
-	got    []string
-	closed string
-}
-
-func (c *recConn) Deliver(raw []byte) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed != "" {
-		return false
-	}
-	c.got = append(c.got, string(raw))
-	return true
-}
-
-func (c *recConn) Close(cond string) {
-	c.mu.Lock()
-	c.closed = cond
-	c.mu.Unlock()
-}
-
-func (c *recConn) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g := c.got
-	c.got = nil
-	return g
-}
+type recConn = routertest.Conn
 
 type fixture struct {
 	r     *router.Router
@@ -339,7 +309,7 @@ func TestRoute(t *testing.T) {
 			f := newFixture(t, sessions)
 			f.r.Route(context.Background(), f.sess[tc.from], parse(t, tc.in))
 			for full, c := range f.conns {
-				got := c.take()
+				got := c.Take()
 				var expect []want
 				for _, w := range tc.wants {
 					if w.to == full {
@@ -376,7 +346,7 @@ func TestForgedStanzaIDIsReplaced(t *testing.T) {
 	f := newFixture(t, map[string]string{"alice@localhost/a": "0", "bob@localhost/b": "0"})
 	in := `<message type="chat" to="bob@localhost/b"><stanza-id xmlns="urn:xmpp:sid:0" id="forged" by="bob@localhost"/><body>x</body></message>`
 	f.r.Route(context.Background(), f.sess["alice@localhost/a"], parse(t, in))
-	got := f.conns["bob@localhost/b"].take()
+	got := f.conns["bob@localhost/b"].Take()
 	if len(got) != 1 {
 		t.Fatalf("bob got %q, want one message", got)
 	}
@@ -413,8 +383,8 @@ func TestBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.closed != "conflict" {
-		t.Errorf("replaced session closed with %q, want conflict", first.closed)
+	if first.Closed() != "conflict" {
+		t.Errorf("replaced session closed with %q, want conflict", first.Closed())
 	}
 	if got := r.Session("alice@localhost", "alice@localhost/phone"); got != s2 {
 		t.Errorf("Session = %p, want the new session %p", got, s2)
