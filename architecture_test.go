@@ -35,6 +35,7 @@ var tiers = map[string]int{
 	"xmpp/offline":           3,
 	"xmpp/carbons":           3,
 	"xmpp/dedupe":            3,
+	"xmpp/extdisco":          3,
 	"xmpp/push":              3,
 	"xmpp/c2s":               4,
 	"xmpp/router/routertest": 9,

@@ -87,6 +87,23 @@ setup_node_clients() {
 	(cd e2e/stanzajs && npm ci --no-audit --no-fund) || die "npm ci in e2e/stanzajs failed"
 }
 
+# setup_coturn installs coturn's turnserver for the TURN interop tests
+# (turn/coturn_test.go), only if missing. Debian's package may start a
+# system coturn; the tests run their own on loopback, so it is stopped
+# and disabled again.
+setup_coturn() {
+	if command -v turnserver >/dev/null 2>&1; then
+		return
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "turnserver missing and no apt-get: install coturn"
+	apt_install coturn
+	as_root service coturn stop >/dev/null 2>&1 || true
+	if command -v systemctl >/dev/null 2>&1; then
+		as_root systemctl disable --now coturn >/dev/null 2>&1 || true
+	fi
+	command -v turnserver >/dev/null 2>&1 || die "coturn installed, but turnserver is not on PATH"
+}
+
 # start_mariadb / stop_mariadb (scripts/mariadb.sh): a throwaway MariaDB on
 # loopback for the storage/mysql tests and the MySQL e2e runs, installed
 # from Debian if missing. start_mariadb exports RINGD_TEST_MYSQL_DSN;
@@ -135,6 +152,7 @@ log "$(go version)"
 
 step "set-up: slixmpp clients" setup_clients
 step "set-up: StanzaJS client" setup_node_clients
+step "set-up: coturn" setup_coturn
 step "set-up: services" start_mariadb
 step "gofmt" check_gofmt
 step "go vet" go vet ./...

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 
+	"github.com/ringd/ringd/turn"
 	"github.com/ringd/ringd/xmpp/server"
 )
 
@@ -37,6 +39,30 @@ type fileConfig struct {
 	Delivery  fileDelivery  `toml:"delivery"`
 	SM        fileSM        `toml:"stream_management"`
 	Jingle    fileJingle    `toml:"jingle"`
+	TURN      fileTURN      `toml:"turn"`
+}
+
+// fileTURN is [turn] and its [[turn.external]] tables.
+type fileTURN struct {
+	Enabled           bool   `toml:"enabled"`
+	Listen            string `toml:"listen"`
+	PublicIP          string `toml:"public_ip"`
+	RelayPorts        string `toml:"relay_ports"` // "49152-65535"
+	Realm             string `toml:"realm"`
+	Secret            string `toml:"secret"`
+	TTL               string `toml:"ttl"`
+	UserQuota         int    `toml:"user_quota"`
+	AllowPrivatePeers bool   `toml:"allow_private_peers"`
+
+	External []fileTURNService `toml:"external"`
+}
+
+type fileTURNService struct {
+	Type      string `toml:"type"`
+	Host      string `toml:"host"`
+	Port      int    `toml:"port"`
+	Transport string `toml:"transport"` // default "udp"
+	Secret    string `toml:"secret"`
 }
 
 type fileJingle struct {
@@ -274,6 +300,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 	dedupeWindow := parse("delivery.dedupe_window", fc.Delivery.DedupeWindow)
 	resumeTimeout := parse("stream_management.resume_timeout", fc.SM.ResumeTimeout)
 	ringTimeout := parse("jingle.ring_timeout", fc.Jingle.RingTimeout)
+	turnCfg := fc.TURN.toServer(parse("turn.ttl", fc.TURN.TTL), &errs)
 	for _, l := range []struct {
 		key string
 		v   int
@@ -284,6 +311,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		{"offline.quota", fc.Offline.Quota},
 		{"storage.max_open_conns", fc.Storage.MaxOpenConns},
 		{"stream_management.max_unacked", fc.SM.MaxUnacked},
+		{"turn.user_quota", fc.TURN.UserQuota},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative (0 or absent means the default)", l.key, l.v))
@@ -339,6 +367,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		Offline: server.OfflineConfig{
 			Quota: fc.Offline.Quota,
 		},
+		TURN: turnCfg,
 	}
 	return s, nil
 }
@@ -357,4 +386,57 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return slog.LevelInfo, fmt.Errorf("%q is not a log level (want debug, info, warn or error)", s)
+}
+
+// toServer converts [turn], appending to errs an error naming the key for
+// every value the file format alone can reject.
+func (ft fileTURN) toServer(ttl time.Duration, errs *[]error) server.TURNConfig {
+	c := server.TURNConfig{
+		Enabled:           ft.Enabled,
+		Listen:            ft.Listen,
+		Realm:             ft.Realm,
+		Secret:            turn.Secret(ft.Secret),
+		TTL:               ttl,
+		UserQuota:         ft.UserQuota,
+		AllowPrivatePeers: ft.AllowPrivatePeers,
+	}
+	if ft.PublicIP != "" {
+		ip, err := netip.ParseAddr(ft.PublicIP)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("turn.public_ip: %q is not an IP address", ft.PublicIP))
+		}
+		c.PublicIP = ip
+	}
+	if ft.RelayPorts != "" {
+		r, err := turn.ParsePortRange(ft.RelayPorts)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("turn.relay_ports: %q is not a port range such as \"49152-65535\"", ft.RelayPorts))
+		}
+		c.RelayPorts = r
+	}
+	for i, e := range ft.External {
+		key := fmt.Sprintf("turn.external[%d]", i+1)
+		switch e.Type {
+		case "stun", "stuns", "turn", "turns":
+		default:
+			*errs = append(*errs, fmt.Errorf("%s.type: %q is not stun, stuns, turn or turns", key, e.Type))
+		}
+		if e.Host == "" {
+			*errs = append(*errs, fmt.Errorf("%s.host: missing", key))
+		}
+		if e.Port < 1 || e.Port > 65535 {
+			*errs = append(*errs, fmt.Errorf("%s.port: %d is not a port (1 to 65535)", key, e.Port))
+		}
+		if e.Transport == "" {
+			e.Transport = "udp"
+		}
+		if e.Transport != "udp" && e.Transport != "tcp" {
+			*errs = append(*errs, fmt.Errorf("%s.transport: %q is not udp or tcp", key, e.Transport))
+		}
+		if (e.Type == "turn" || e.Type == "turns") && e.Secret == "" {
+			*errs = append(*errs, fmt.Errorf("%s.secret: a TURN service needs its shared secret (coturn's static-auth-secret)", key))
+		}
+		c.External = append(c.External, turn.Service{Type: e.Type, Host: e.Host, Port: e.Port, Transport: e.Transport, Secret: turn.Secret(e.Secret)})
+	}
+	return c
 }

@@ -151,8 +151,8 @@ func TestParseConfigErrors(t *testing.T) {
 		},
 		{
 			name: "unknown table reported once",
-			text: "[turn]\nsecret = \"x\"\nrealm = \"y\"\n",
-			want: "unknown key turn",
+			text: "[stun]\nsecret = \"x\"\nrealm = \"y\"\n",
+			want: "unknown key stun",
 		},
 		{
 			name: "unknown array of tables reported once",

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
+
+	"github.com/ringd/ringd/turn"
 )
 
 // Config is everything the server needs; cmd/ringd fills it from the TOML
@@ -24,6 +27,8 @@ type Config struct {
 	Offline   OfflineConfig
 	Delivery  DeliveryConfig
 	Jingle    JingleConfig
+	// TURN configures the embedded STUN/TURN relay and XEP-0215.
+	TURN TURNConfig
 	// StreamManagement configures XEP-0198.
 	StreamManagement StreamManagementConfig
 
@@ -94,6 +99,25 @@ type JingleConfig struct {
 	RingTimeout time.Duration
 }
 
+// TURNConfig configures the embedded STUN/TURN relay (package turn) and
+// the XEP-0215 services clients are told about (package extdisco): the
+// relay's when Enabled, and External ones such as coturn. Zero fields take
+// turn's defaults.
+type TURNConfig struct {
+	Enabled           bool           // run the embedded relay
+	Listen            string         // UDP and TCP; default "127.0.0.1:3478"
+	PublicIP          netip.Addr     // relay and service address; default the listen IP
+	RelayPorts        turn.PortRange // default 49152-65535
+	Realm             string         // default Domain
+	Secret            turn.Secret    // empty: generated once into <DataDir>/turn-secret
+	TTL               time.Duration  // credential lifetime; default 24h
+	UserQuota         int            // allocations per user at once; default 10
+	AllowPrivatePeers bool           // relay to loopback/private peers (tests only)
+	// External services (type, host, port, transport, secret); clients get
+	// TURN REST credentials for those with a secret.
+	External []turn.Service
+}
+
 // StreamManagementConfig configures XEP-0198.
 type StreamManagementConfig struct {
 	ResumeTimeout time.Duration // how long a cut session waits for resumption; default 5m
@@ -157,6 +181,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StreamManagement.MaxUnacked <= 0 {
 		c.StreamManagement.MaxUnacked = 1000
+	}
+	if c.TURN.Listen == "" {
+		c.TURN.Listen = turn.DefaultListen
+	}
+	if c.TURN.RelayPorts == (turn.PortRange{}) {
+		c.TURN.RelayPorts = turn.PortRange{Min: turn.DefaultRelayPortMin, Max: turn.DefaultRelayPortMax}
+	}
+	if c.TURN.Realm == "" {
+		c.TURN.Realm = c.Domain
+	}
+	if c.TURN.TTL <= 0 {
+		c.TURN.TTL = turn.DefaultTTL
+	}
+	if c.TURN.UserQuota <= 0 {
+		c.TURN.UserQuota = turn.DefaultUserQuota
 	}
 	if c.Offline.Quota <= 0 {
 		c.Offline.Quota = 1000

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ringd/ringd/xmpp/carbons"
 	"github.com/ringd/ringd/xmpp/dedupe"
 	"github.com/ringd/ringd/xmpp/disco"
+	"github.com/ringd/ringd/xmpp/extdisco"
 	"github.com/ringd/ringd/xmpp/offline"
 	"github.com/ringd/ringd/xmpp/ping"
 	"github.com/ringd/ringd/xmpp/push"
@@ -29,6 +31,15 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 	version.Register(rt, "ringd", s.cfg.Version)
 	// XEP-0359: the router stamps stanza-ids on messages it delivers.
 	rt.AddFeature(router.ToAccount, router.NSSID)
+	// XEP-0215: STUN/TURN services with fresh credentials, the embedded
+	// relay's (started by Run) and external ones.
+	if services := append(slices.Clone(s.turnServices), s.cfg.TURN.External...); len(services) > 0 {
+		ed, err := extdisco.New(extdisco.Config{Services: services, TTL: s.cfg.TURN.TTL})
+		if err != nil {
+			return nil, err
+		}
+		ed.Register(rt)
+	}
 
 	ro, err := roster.New(roster.Config{Store: store, Logger: s.log.With("component", "roster")})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ringd/ringd/storage/mysql"
 	"github.com/ringd/ringd/storage/sqlite"
 	"github.com/ringd/ringd/storage/sqlstore"
+	"github.com/ringd/ringd/turn"
 	"github.com/ringd/ringd/xmpp/c2s"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/scram"
@@ -34,6 +35,9 @@ type Server struct {
 	// closers stop features' background work (timers, publish workers)
 	// after the listeners, before the store closes.
 	closers []func(context.Context) error
+	// turnServices describes the embedded TURN relay once Run started it,
+	// for XEP-0215.
+	turnServices []turn.Service
 }
 
 // New validates cfg (after applying defaults) and builds the server. It
@@ -133,6 +137,16 @@ func (s *Server) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The embedded TURN relay starts before the features are registered,
+	// since XEP-0215 advertises the ports it got; it stops after them.
+	if cfg.TURN.Enabled {
+		ts, err := s.startTURN(ctx, reg)
+		if err != nil {
+			return err
+		}
+		defer s.stopTURN(ts)
+	}
 
 	rt, err := router.New(router.Config{
 		Domain:       cfg.Domain,
@@ -303,4 +317,47 @@ func splitBare(j string) (local, domain string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// startTURN starts the embedded TURN relay with the configured secret, or
+// the one kept under DataDir (created on first start, so that credentials
+// survive restarts).
+func (s *Server) startTURN(ctx context.Context, reg prometheus.Registerer) (*turn.Server, error) {
+	c := s.cfg.TURN
+	secret := c.Secret
+	if secret == "" {
+		var err error
+		if secret, err = turn.LoadOrCreateSecret(filepath.Join(s.cfg.DataDir, "turn-secret")); err != nil {
+			return nil, err
+		}
+	}
+	ts, err := turn.New(turn.Config{
+		Listen:            c.Listen,
+		PublicIP:          c.PublicIP,
+		RelayPorts:        c.RelayPorts,
+		Realm:             c.Realm,
+		Secret:            secret,
+		UserQuota:         c.UserQuota,
+		AllowPrivatePeers: c.AllowPrivatePeers,
+		Logger:            s.log.With("component", "turn"),
+		Registerer:        reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.turnServices = ts.Services()
+	return ts, nil
+}
+
+// stopTURN closes the relay: its allocations end, clients reallocate
+// elsewhere or after the restart.
+func (s *Server) stopTURN(ts *turn.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownTimeout)
+	defer cancel()
+	if err := ts.Close(ctx); err != nil {
+		s.log.Warn("TURN relay shutdown", "err", err)
+	}
 }
