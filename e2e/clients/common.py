@@ -311,7 +311,8 @@ class Client(slixmpp.ClientXMPP):
             return None
         except IqTimeout:
             raise ScenarioFailed("%s: no answer to IQ %s" % (self.label, what))
-        self.emit("iq_result", what=what, id=resp["id"], from_=str(resp["from"]))
+        self.emit("iq_result", what=what, id=resp["id"], from_=str(resp["from"]),
+                  message=str(resp))
         return resp
 
     async def fetch_roster(self):
