@@ -15,34 +15,10 @@ import (
 // nsCarbons is XEP-0280; see carbonEligible.
 const nsCarbons = "urn:xmpp:carbons:2"
 
-// appendDelivered appends st as the router delivers a message: from
-// stamped, stanza-ids the client put in dropped (only the server assigns
-// them), insert (nil for none) as the last child. st has children (a call
-// message always does).
+// appendDelivered appends st as the router delivers a message (see
+// router.AppendStamped).
 func appendDelivered(dst []byte, st *wire.Stanza, from string, insert []byte) []byte {
-	raw := st.Raw
-	dst = append(dst, raw[:st.NameEnd]...)
-	dst = append(dst, ` from="`...)
-	dst = wire.AppendEscaped(dst, from)
-	dst = append(dst, '"')
-	pos := st.NameEnd
-	if st.FromStart >= 0 {
-		dst = append(dst, raw[pos:st.FromStart]...)
-		pos = st.FromEnd
-	}
-	for i := 0; i < st.NumChildren; i++ {
-		ch := st.Children[i]
-		if string(ch.NS) == router.NSSID && string(ch.Name) == "stanza-id" {
-			dst = append(dst, raw[pos:ch.Start]...)
-			pos = ch.End
-		}
-	}
-	if st.InnerEnd < 0 {
-		return append(dst, raw[pos:]...)
-	}
-	dst = append(dst, raw[pos:st.InnerEnd]...)
-	dst = append(dst, insert...)
-	return append(dst, raw[st.InnerEnd:]...)
+	return router.AppendStamped(dst, st, from, insert, false)
 }
 
 // appendStanzaID appends a XEP-0359 stanza-id assigned by the account by.

@@ -110,30 +110,10 @@ func appendWrapper(dst []byte, dir direction, bare, full, typ string, inner []by
 // without any XEP-0359 stanza-id the client put in (only the server
 // assigns those, and the router drops them from what it delivers).
 func appendSentCopy(dst []byte, st *wire.Stanza, from string) []byte {
-	raw := st.Raw
 	if dst == nil {
-		dst = make([]byte, 0, len(raw)+len(from)+40)
+		dst = make([]byte, 0, len(st.Raw)+len(from)+40)
 	}
-	dst = append(dst, raw[:st.NameEnd]...)
-	if !st.HasXMLNS {
-		dst = append(dst, ` xmlns="`+wire.NSClient+`"`...)
-	}
-	dst = append(dst, ` from="`...)
-	dst = wire.AppendEscaped(dst, from)
-	dst = append(dst, '"')
-	pos := st.NameEnd
-	if st.FromStart >= 0 {
-		dst = append(dst, raw[pos:st.FromStart]...)
-		pos = st.FromEnd
-	}
-	for i := 0; i < st.NumChildren; i++ {
-		ch := st.Children[i]
-		if string(ch.NS) == router.NSSID && string(ch.Name) == "stanza-id" {
-			dst = append(dst, raw[pos:ch.Start]...)
-			pos = ch.End
-		}
-	}
-	return append(dst, raw[pos:]...)
+	return router.AppendStamped(dst, st, from, nil, true)
 }
 
 // appendWithClientNS appends raw, a message as delivered, declaring

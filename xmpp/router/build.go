@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
@@ -157,32 +156,50 @@ func (r *Router) rewriteMessage(st *wire.Stanza, from, bare string) []byte {
 	insert = wire.AppendEscaped(insert, bare)
 	insert = append(insert, `"/>`...)
 	b := make([]byte, 0, len(st.Raw)+len(from)+len(insert)+16)
-	b = wire.AppendRewritten(b, st, from, insert)
 	if _, forged := st.Child(NSSID, "stanza-id"); forged {
-		b = stripChildren(b, st, from, insert)
+		return AppendStamped(b, st, from, insert, false)
 	}
-	return b
+	return wire.AppendRewritten(b, st, from, insert)
 }
 
-// stripChildren rebuilds a message without the sender's stanza-id
-// children. Rare, so it may allocate.
-func stripChildren(_ []byte, st *wire.Stanza, from string, insert []byte) []byte {
-	clean := make([]byte, 0, len(st.Raw))
-	last := 0
+// AppendStamped appends st as the router delivers a message: from stamped
+// (replacing any the client wrote), every XEP-0359 stanza-id the client put
+// in dropped (only the server assigns them), xmlns="jabber:client"
+// declared when clientNS is set and the element declares none (for a copy
+// nested in a foreign element, such as a carbon), and insert (nil for
+// none) as the last child. Features that deliver messages themselves use
+// it so their copies match the router's.
+func AppendStamped(dst []byte, st *wire.Stanza, from string, insert []byte, clientNS bool) []byte {
+	if st.InnerEnd < 0 && !clientNS {
+		// No children, so no stanza-id to drop: expand it to hold insert.
+		return wire.AppendRewritten(dst, st, from, insert)
+	}
+	raw := st.Raw
+	dst = append(dst, raw[:st.NameEnd]...)
+	if clientNS && !st.HasXMLNS {
+		dst = append(dst, ` xmlns="`+wire.NSClient+`"`...)
+	}
+	dst = append(dst, ` from="`...)
+	dst = wire.AppendEscaped(dst, from)
+	dst = append(dst, '"')
+	pos := st.NameEnd
+	if st.FromStart >= 0 {
+		dst = append(dst, raw[pos:st.FromStart]...)
+		pos = st.FromEnd
+	}
 	for i := 0; i < st.NumChildren; i++ {
 		ch := st.Children[i]
 		if string(ch.NS) == NSSID && string(ch.Name) == "stanza-id" {
-			clean = append(clean, st.Raw[last:ch.Start]...)
-			last = ch.End
+			dst = append(dst, raw[pos:ch.Start]...)
+			pos = ch.End
 		}
 	}
-	clean = append(clean, st.Raw[last:]...)
-	d := wire.NewFramedDecoder(bytes.NewReader(clean), wire.Limits{MaxStanzaBytes: len(clean) + 1})
-	cst, err := d.Next()
-	if err != nil {
-		return nil
+	if st.InnerEnd < 0 || insert == nil {
+		return append(dst, raw[pos:]...)
 	}
-	return wire.AppendRewritten(nil, cst, from, insert)
+	dst = append(dst, raw[pos:st.InnerEnd]...)
+	dst = append(dst, insert...)
+	return append(dst, raw[st.InnerEnd:]...)
 }
 
 // send queues raw for dst and counts it.
