@@ -37,6 +37,8 @@ var tiers = map[string]int{
 	"xmpp/dedupe":            3,
 	"xmpp/extdisco":          3,
 	"xmpp/push":              3,
+	"xmpp/blocking":          3,
+	"xmpp/inflight":          3,
 	"xmpp/c2s":               4,
 	"xmpp/router/routertest": 9,
 	"xmpp/server":            5,

@@ -120,6 +120,19 @@
 // it, so a device that logs in later reads propose and retract as a
 // missed call instead of ringing for a dead call.
 //
+// The registry does not survive a restart, and neither does the timer: an
+// offer stored for an offline callee by a server that stopped before the
+// ring timeout has no retract after it. FollowStored makes one when the
+// offer is delivered (xmpp/offline calls it at login): an offer older
+// than the ring timeout with nothing stored after it that ends it
+// (retract, finish, proceed, accept or reject of the same id) is
+// followed, in the same delivery, by a <retract/> with reason <timeout/>
+// from the caller's proposing resource, delay-stamped with the time the
+// call timed out, and counted as missed. Nothing is stored for this, so a
+// delivery cut short makes it again, and counts it again, at the next
+// login. An offer still younger than the ring timeout at login rings; with
+// the registry gone, nothing ends it but the caller or the device.
+//
 // # Jingle IQs
 //
 // Jingle IQs between full JIDs are routed by the router unchanged. An IQ
@@ -139,7 +152,8 @@
 // getters and metrics are called. The only storage write is the missed-call record, made from the
 // timer's goroutine under a deadline. It does not import other features:
 // carbons and offline storage come in through small interfaces
-// (CarbonState, router.OfflineHandler). There is no blocking yet. When
-// XEP-0191 lands, its filter must run before this one, so that a blocked
-// caller's offer is refused before it rings anybody.
+// (CarbonState, router.OfflineHandler). Blocking (XEP-0191) is not its
+// business: xmpp/blocking is the router's stanza gate, which refuses a
+// blocked caller's offer with service-unavailable before any message
+// filter, this one included, sees it.
 package jingle

@@ -69,6 +69,7 @@ func setup(t testing.TB, cfg jingle.Config) *fixture {
 		t.Fatal(err)
 	}
 	h.Register(env.Router)
+	off.SetFollower(h)
 	t.Cleanup(h.Close)
 	f := &fixture{env: env, h: h, reg: reg, session: map[string]*router.Session{}, conn: map[string]*routertest.Conn{}}
 	for _, name := range []string{"a", "b", "phone", "laptop", "desk", "tablet"} {

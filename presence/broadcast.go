@@ -34,7 +34,7 @@ func (p *Presence) available(ctx context.Context, st *session, ps *router.Stanza
 		p.log.ErrorContext(ctx, "presence: broadcast without roster", "jid", s.FullString(), "err", err)
 		p.router.Bounce(s, ps.St, internalServerError)
 	}
-	p.fanout(s, raw, items, nil)
+	p.fanout(ctx, s, raw, items, nil)
 	if !initial {
 		return false // RFC 6121 §4.4.2: no probes for subsequent presence
 	}
@@ -77,7 +77,7 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 		if echo {
 			self = s
 		}
-		p.fanout(s, raw, items, self)
+		p.fanout(ctx, s, raw, items, self)
 	}
 	if len(st.directed) == 0 {
 		return
@@ -88,7 +88,7 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 		if wasAvailable && (bare == own || hasSubscriber(items, bare)) {
 			continue // had the broadcast
 		}
-		n += p.sendAll(p.recipients(to, bare), router.WithTo(raw, to))
+		n += p.sendAll(p.visible(ctx, s, p.recipients(to, bare)), router.WithTo(raw, to))
 	}
 	p.metrics.deliveries.Add(float64(n))
 	clear(st.directed)
@@ -100,29 +100,35 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 // "both", one copy per contact addressed to its bare JID, and to the
 // user's own available resources (RFC 6121 §4.2.2, §4.4.2, §4.5.2), plus
 // self if it is no longer available (the resource that sent an unavailable
-// presence gets it back). Coalescing and rate limiting belong here.
-func (p *Presence) fanout(s *router.Session, raw []byte, items []storage.RosterItem, self *router.Session) {
+// presence gets it back). A contact's session that a block stands between
+// gets nothing (see hidden). Coalescing and rate limiting belong here.
+func (p *Presence) fanout(ctx context.Context, s *router.Session, raw []byte, items []storage.RosterItem, self *router.Session) {
 	p.metrics.broadcasts.Inc()
 	own := s.BareString()
-	n := p.toAvailable(own, raw, self)
+	n := p.toAvailable(ctx, nil, own, raw, self)
 	for i := range items {
 		it := &items[i]
 		if it.Contact == own || !hasFrom(it.Subscription) {
 			continue
 		}
-		n += p.toAvailable(it.Contact, raw, nil)
+		n += p.toAvailable(ctx, s, it.Contact, raw, nil)
 	}
 	p.metrics.deliveries.Add(float64(n))
 }
 
 // toAvailable delivers raw, addressed to the bare JID bare, to that
 // account's available sessions and to also (nil for none) if it is one of
-// the account's sessions. It returns how many sessions it reached.
-func (p *Presence) toAvailable(bare string, raw []byte, also *router.Session) int {
+// the account's sessions, except those hidden from from, its sender (nil
+// when bare is the sender's own account). It returns how many sessions it
+// reached.
+func (p *Presence) toAvailable(ctx context.Context, from *router.Session, bare string, raw []byte, also *router.Session) int {
 	var b []byte
 	n := 0
 	for _, d := range p.router.Sessions(bare) {
 		if !d.Available() && d != also {
+			continue
+		}
+		if from != nil && p.hidden(ctx, from, d) {
 			continue
 		}
 		if b == nil {
@@ -137,7 +143,8 @@ func (p *Presence) toAvailable(bare string, raw []byte, also *router.Session) in
 // answerProbes gives the newly available session s what the probes of RFC
 // 6121 §4.2.2 would bring back (§4.3.2): the current presence of the
 // user's other available resources, and of each available resource of
-// every contact the user is subscribed to ("to" or "both").
+// every contact the user is subscribed to ("to" or "both"), except
+// sessions hidden from s by a block.
 func (p *Presence) answerProbes(ctx context.Context, s *router.Session, items []storage.RosterItem) {
 	own := s.BareString()
 	n := p.sendCurrent(s, p.router.Sessions(own), "")
@@ -157,12 +164,13 @@ func (p *Presence) answerProbes(ctx context.Context, s *router.Session, items []
 // presence of the account's available resources (only of the one bound to
 // full, when full is not ""). An account with no available resource, or
 // that s's user is not subscribed to, sends nothing (the "not reply at
-// all" option of §4.3.2). It returns how many presences it sent.
+// all" option of §4.3.2); nor does a session hidden from s by a block. It
+// returns how many presences it sent.
 func (p *Presence) probeAccount(ctx context.Context, s *router.Session, bare, full string) int {
 	sessions := p.router.Sessions(bare)
 	k := 0
 	for _, d := range sessions {
-		if (full == "" || d.FullString() == full) && p.current(d) != nil {
+		if (full == "" || d.FullString() == full) && p.current(d) != nil && !p.hidden(ctx, d, s) {
 			sessions[k] = d
 			k++
 		}

@@ -23,6 +23,17 @@ type Rosters interface {
 	RosterItem(ctx context.Context, user, contact string) (storage.RosterItem, error)
 }
 
+// Blocker tells whether a user blocked a JID (XEP-0191); xmpp/blocking's
+// Handler is one. Presence the package sends itself does not pass the
+// router's stanza gate, so it asks.
+type Blocker interface {
+	// Blocks reports whether the local account user (a localpart) blocked
+	// jid, a JID in canonical form (a session's full JID string). It is
+	// asked for every copy of a broadcast, so it must be cheap, and must
+	// not allocate, when its answer is cached.
+	Blocks(ctx context.Context, user, jid string) (bool, error)
+}
+
 // Defaults for Config.
 const (
 	DefaultStorageTimeout = 5 * time.Second
@@ -41,6 +52,11 @@ type Config struct {
 	// StorageTimeout bounds the roster reads of one presence stanza;
 	// default DefaultStorageTimeout.
 	StorageTimeout time.Duration
+	// Blocker, when set, keeps presence from crossing a block (XEP-0191
+	// §3.3): a session gets no presence from a session whose JID its user
+	// blocked, nor from one whose user blocked its JID. nil: nobody is
+	// blocked.
+	Blocker Blocker
 	// MaxDirected is how many addressees of directed presence one session
 	// remembers for its unavailable presence (RFC 6121 §4.6.3); beyond it,
 	// directed presence is still delivered but not remembered. Default

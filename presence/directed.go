@@ -23,8 +23,11 @@ func (p *Presence) directed(ctx context.Context, st *session, ps *router.Stanza)
 	// A nonexistent account, a resource that is not bound, or an account
 	// with no available resource: silently ignored (RFC 6121 §8.5.1,
 	// §8.5.2.2.2, §8.5.3.2.2), and nothing to take back later.
+	// The router's stanza gate refused it if either side blocked the
+	// address it was sent to; a bare JID may still reach a resource
+	// blocked by its full JID.
 	n := 0
-	if d := p.recipients(key, bare); len(d) > 0 {
+	if d := p.visible(ctx, st.s, p.recipients(key, bare)); len(d) > 0 {
 		n = p.sendAll(d, rewrite(ps.St, st.s.FullString()))
 		p.metrics.deliveries.Add(float64(n))
 	}

@@ -24,6 +24,7 @@ var (
 type Presence struct {
 	router         *router.Router
 	rosters        Rosters
+	blocker        Blocker // nil: nobody blocks anybody
 	log            *slog.Logger
 	now            func() time.Time
 	storageTimeout time.Duration
@@ -52,6 +53,7 @@ func New(cfg Config) (*Presence, error) {
 	return &Presence{
 		router:         cfg.Router,
 		rosters:        cfg.Rosters,
+		blocker:        cfg.Blocker,
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		storageTimeout: cfg.StorageTimeout,
@@ -213,8 +215,10 @@ func (p *Presence) finishUnbind(ctx context.Context, st *session) {
 		return
 	}
 	// The session's own ctx may be cancelled by now; the broadcast must
-	// still happen (storage calls still get their own timeout).
-	p.goUnavailable(context.WithoutCancel(ctx), st, unavailableStanza(st.s.FullString()), false)
+	// still happen, and the block lists it may load need a bound.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.storageTimeout)
+	defer cancel()
+	p.goUnavailable(ctx, st, unavailableStanza(st.s.FullString()), false)
 }
 
 // current returns the current presence of the session s, or nil.

@@ -169,6 +169,8 @@ type Store interface {
 	SubscriptionRequests
 	Offline
 	Pushes
+	Inflight
+	Blocks
 	// Close releases the backend's resources.
 	Close() error
 }

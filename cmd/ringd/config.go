@@ -70,7 +70,9 @@ type fileJingle struct {
 }
 
 type fileDelivery struct {
-	DedupeWindow string `toml:"dedupe_window"`
+	DedupeWindow    string `toml:"dedupe_window"`
+	InflightRecords *bool  `toml:"inflight_records"` // absent: true
+	InflightLinger  string `toml:"inflight_linger"`
 }
 
 type fileSM struct {
@@ -298,6 +300,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 	connMaxLifetime := parse("storage.conn_max_lifetime", fc.Storage.ConnMaxLifetime)
 	shutdownTimeout := parse("limits.shutdown_timeout", fc.Limits.ShutdownTimeout)
 	dedupeWindow := parse("delivery.dedupe_window", fc.Delivery.DedupeWindow)
+	inflightLinger := parse("delivery.inflight_linger", fc.Delivery.InflightLinger)
 	resumeTimeout := parse("stream_management.resume_timeout", fc.SM.ResumeTimeout)
 	ringTimeout := parse("jingle.ring_timeout", fc.Jingle.RingTimeout)
 	turnCfg := fc.TURN.toServer(parse("turn.ttl", fc.TURN.TTL), &errs)
@@ -357,7 +360,9 @@ func (fc fileConfig) toSettings() (settings, error) {
 			RingTimeout: ringTimeout,
 		},
 		Delivery: server.DeliveryConfig{
-			DedupeWindow: dedupeWindow,
+			DedupeWindow:           dedupeWindow,
+			DisableInflightRecords: fc.Delivery.InflightRecords != nil && !*fc.Delivery.InflightRecords,
+			InflightLinger:         inflightLinger,
 		},
 		StreamManagement: server.StreamManagementConfig{
 			ResumeTimeout: resumeTimeout,

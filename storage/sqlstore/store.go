@@ -124,6 +124,9 @@ type queries struct {
 	keepOfflineQueues string
 	setOfflineQueues  string
 	putPush           string
+	putBlock          string
+	// insertInflightFull inserts a full chunk of in-flight records.
+	insertInflightFull string
 	// purgeUser deletes everything stored for one user except the users
 	// row itself, one statement per table.
 	purgeUser []string
@@ -137,11 +140,13 @@ func newQueries(d Dialect) queries {
 			d.upsertRaw([]string{"username"}, "version = version + 1"),
 		putSubRequest: insertSubRequestSQL + " " +
 			d.upsertSet([]string{"username", "contact"}, "stanza", "created_ms"),
-		claimOffline:      claimOfflineSQL(d),
-		keepOfflineQueues: d.upsertRaw([]string{"username"}, "queued = queued"),
-		setOfflineQueues:  d.upsertSet([]string{"username"}, "queued"),
+		claimOffline:       claimOfflineSQL(d),
+		insertInflightFull: inflightFullSQL(d),
+		keepOfflineQueues:  d.upsertRaw([]string{"username"}, "queued = queued"),
+		setOfflineQueues:   d.upsertSet([]string{"username"}, "queued"),
 		putPush: insertPushSQL + " " +
 			d.upsertSet([]string{"username", "reg_key"}, "options", "created_ms"),
+		putBlock: insertBlockSQL + " " + d.upsertSet([]string{"username", "jid_key"}, "jid"),
 		// Every table keyed by user must be listed here, or DeleteUser
 		// breaks its contract; TestPurgeCoversEveryUserTable checks it.
 		// offline_queues comes before offline_messages: every writer of
@@ -154,6 +159,8 @@ func newQueries(d Dialect) queries {
 			deleteUserOfflineQueueSQL,
 			deleteUserOfflineSQL,
 			deleteUserPushesSQL,
+			deleteUserBlocksSQL,
+			deleteUserInflightSQL,
 		},
 	}
 }

@@ -24,6 +24,8 @@ func RunSuite(t *testing.T, open Opener) {
 	t.Run("SubscriptionRequests", func(t *testing.T) { testSubscriptionRequests(t, open) })
 	RunOffline(t, open)
 	t.Run("Pushes", func(t *testing.T) { testPushes(t, open) })
+	t.Run("Blocks", func(t *testing.T) { testBlocks(t, open) })
+	t.Run("Inflight", func(t *testing.T) { testInflight(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 }

@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -21,6 +22,11 @@ type Config struct {
 	// Secret (≥16 bytes, stable across restarts) derives the fake SCRAM
 	// salts shown for unknown users, so they cannot be told from real ones.
 	Secret []byte
+	// Journal, when set, keeps a durable record of every message queued
+	// for a client with stream management until that client acknowledges
+	// it, and the server's acknowledgements to senders wait for those
+	// records (see sm.go). nil keeps such messages in memory only.
+	Journal Journal
 
 	MaxStanzaBytes     int           // default 256 KiB
 	AuthTimeout        time.Duration // connect → bound resource; default 30s
@@ -108,4 +114,26 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("c2s: no router"))
 	}
 	return errors.Join(errs...)
+}
+
+// Journal keeps the in-flight records of messages queued for clients that
+// acknowledge (XEP-0198); *inflight.Journal implements it. Records are
+// committed in numbered batches.
+type Journal interface {
+	// Add records raw, queued for a client of the account user, and
+	// returns the record's id, 0 when it keeps no record.
+	Add(user string, raw []byte) int64
+	// Release ends records: their messages were acknowledged by the
+	// client or handed back to the router.
+	Release(ids ...int64)
+	// Added counts the records ever added.
+	Added() uint64
+	// Batch is the number of the batch being filled.
+	Batch() uint64
+	// Durable reports whether batch seq and all before it are committed.
+	Durable(seq uint64) bool
+	// OnDurable runs fn (which must not block) once batch seq is durable.
+	OnDurable(seq uint64, fn func())
+	// WaitDurable waits until batch seq is durable.
+	WaitDurable(ctx context.Context, seq uint64) error
 }

@@ -329,7 +329,8 @@ func (c *conn) drain() {
 		if s := c.sess; s != nil && s.sm && string(st.NS) == nsSM && string(st.Name) == "a" {
 			// The client's last acks: fewer stanzas to requeue.
 			if h, ok := parseH(attrValue(st, "h")); ok {
-				s.q.ack(h)
+				_, _, recs := s.q.ack(h)
+				s.release(recs)
 			}
 		}
 	}
@@ -414,12 +415,12 @@ func (c *conn) writeLoop() {
 		}
 		q.take(w)
 		c.nc.SetWriteDeadline(time.Now().Add(timeout))
-		for _, b := range w.stanzas {
-			if err := c.writeRaw(b); err != nil {
+		for _, e := range w.stanzas {
+			if err := c.writeRaw(e.b); err != nil {
 				c.writeFailed(err)
 				return
 			}
-			m.stanzaOut(b)
+			m.stanzaOut(e.b)
 		}
 		for _, b := range w.ctrl {
 			if err := c.writeRaw(b); err != nil {
@@ -467,10 +468,10 @@ func (c *conn) writeLoop() {
 // be requeued: with the transport failing, nobody knows what arrived.
 func (c *conn) writeFailed(err error) {
 	c.log.Debug("write failed", "err", err)
-	var back [][]byte
-	for _, b := range c.wb.stanzas[:c.wb.uncounted] {
-		if kindOf(b) != wire.KindOther {
-			back = append(back, b)
+	var back []entry
+	for _, e := range c.wb.stanzas[:c.wb.uncounted] {
+		if kindOf(e.b) != wire.KindOther {
+			back = append(back, e)
 		}
 	}
 	c.sess.q.unwrite(back)
@@ -491,11 +492,14 @@ func (c *conn) writeRaw(b []byte) error {
 }
 
 // readLoop hands every stanza of a bound session to the router. The
-// XEP-0198 handled count goes up once Route returned: an <a h/> the
-// server sends covers only stanzas that were routed, which for an offline
-// recipient includes the durable write to offline storage.
+// XEP-0198 count of routed stanzas goes up once Route returned, which for
+// an offline recipient includes the durable write to offline storage; a
+// stanza that added in-flight records (for a recipient that acknowledges)
+// also notes the journal batch it needs, and the <a h/> that covers it
+// waits for that batch (see sm.go).
 func (c *conn) readLoop() error {
 	r := c.srv.cfg.Router
+	j := c.srv.cfg.Journal
 	s := c.sess
 	rs := s.rs
 	q := s.q
@@ -522,9 +526,17 @@ func (c *conn) readLoop() error {
 				}
 			}
 			if st.Kind != wire.KindIQ || !c.handleSessionIQ(st) {
-				r.Route(c.ctx, rs, st)
+				if j != nil {
+					added := j.Added()
+					r.Route(c.ctx, rs, st)
+					if j.Added() != added {
+						s.need.Store(j.Batch())
+					}
+				} else {
+					r.Route(c.ctx, rs, st)
+				}
 			}
-			s.inH.Add(1)
+			s.routedH.Add(1)
 		default:
 			if string(st.NS) != nsSM {
 				return newStreamError("unsupported-stanza-type", "")

@@ -23,10 +23,15 @@ import (
 // session keeps it (with no writer), and the connection that resumes the
 // session starts a writer on it after rewinding the unacknowledged
 // stanzas to the front.
+//
+// A message queued once stream management is on may carry the id of its
+// in-flight record (Journal): the record lives as long as the queue holds
+// the message, and the id comes back when the client acknowledges it
+// (ack, resume) or when the queue is sealed, for the caller to release.
 type outbound struct {
 	mu      sync.Mutex
-	items   [][]byte // queued, not yet taken by the writer, oldest first
-	spare   [][]byte
+	items   []entry // queued, not yet taken by the writer, oldest first
+	spare   []entry
 	pending int      // bytes held: queued, being written and (SM) unacknowledged
 	queued  int      // bytes of items: queued, not yet taken by the writer
 	max     int      // bytes allowed before the client counts as too slow
@@ -34,6 +39,11 @@ type outbound struct {
 	sealed  bool     // what is held was handed back (requeued): pushes fail
 	wake    chan struct{}
 	taken   chan struct{} // closed at the next take (or end) for WaitQueued; nil when nobody waits
+
+	// record, when set, records a message queued with stream management
+	// on and returns the record's id (0 for none). It runs under mu, so
+	// records are made in queue order.
+	record func(b []byte) int64
 
 	// closed is set (under mu) by the first close: the stream ends with
 	// final. It is atomic so that the reader can check it per stanza
@@ -56,10 +66,17 @@ type outbound struct {
 	detached bool     // no connection (hibernating): held stanzas bounded by window
 }
 
+// entry is a queued stanza and the id of its in-flight record, 0 for
+// none.
+type entry struct {
+	b   []byte
+	rec int64
+}
+
 // batch is what the writer writes in one go, filled by take. The writer
 // owns it and reuses it from batch to batch.
 type batch struct {
-	stanzas   [][]byte
+	stanzas   []entry
 	uncounted int      // leading stanzas not kept for acknowledgement
 	release   int      // bytes to release after writing (all but those kept unacked)
 	ctrl      [][]byte // stream management elements, after the stanzas
@@ -88,7 +105,11 @@ func (q *outbound) push(b []byte) (ok, overflow bool) {
 		q.mu.Unlock()
 		return false, true
 	}
-	q.items = append(q.items, b)
+	var rec int64
+	if q.record != nil && (q.sm || q.enableAt >= 0) && len(b) > 1 && b[1] == 'm' {
+		rec = q.record(b)
+	}
+	q.items = append(q.items, entry{b: b, rec: rec})
 	q.pending += len(b)
 	q.queued += len(b)
 	over := q.detached && len(q.items)+q.unacked.len() > q.window
@@ -193,8 +214,8 @@ func (q *outbound) take(w *batch) {
 		clear(q.spare) // drop references to stanzas already written
 		q.items = q.spare[:0]
 		q.spare = w.stanzas
-		for _, b := range w.stanzas {
-			w.release += len(b)
+		for _, e := range w.stanzas {
+			w.release += len(e.b)
 		}
 		w.uncounted = len(w.stanzas)
 		q.queued = 0
@@ -239,8 +260,8 @@ func (q *outbound) takeSM(w *batch) {
 	}
 	from := 0
 	if q.enableAt >= 0 {
-		for _, b := range w.stanzas[:q.enableAt+1] {
-			w.release += len(b)
+		for _, e := range w.stanzas[:q.enableAt+1] {
+			w.release += len(e.b)
 		}
 		from = q.enableAt + 1
 		w.uncounted = from
@@ -248,9 +269,9 @@ func (q *outbound) takeSM(w *batch) {
 		q.sm = true
 	}
 	counted := 0
-	for _, b := range w.stanzas[from:] {
-		q.unacked.push(b)
-		counted += len(b)
+	for _, e := range w.stanzas[from:] {
+		q.unacked.push(e)
+		counted += len(e.b)
 	}
 	q.queued -= w.release + counted
 	n := len(w.stanzas) - from
@@ -271,16 +292,16 @@ func (q *outbound) written(n int) {
 
 // unwrite puts back a batch whose write failed, so that it is requeued
 // with the rest (stanzas the writer took without stream management).
-func (q *outbound) unwrite(stanzas [][]byte) {
+func (q *outbound) unwrite(stanzas []entry) {
 	if len(stanzas) == 0 {
 		return
 	}
 	q.mu.Lock()
-	items := make([][]byte, 0, len(stanzas)+len(q.items))
+	items := make([]entry, 0, len(stanzas)+len(q.items))
 	items = append(append(items, stanzas...), q.items...)
 	q.items, q.spare = items, nil
-	for _, b := range stanzas {
-		q.queued += len(b)
+	for _, e := range stanzas {
+		q.queued += len(e.b)
 	}
 	q.mu.Unlock()
 }
@@ -289,7 +310,7 @@ func (q *outbound) unwrite(stanzas [][]byte) {
 // kept until acknowledged and written at most window unacknowledged.
 func (q *outbound) enable(b []byte, window, ackEvery int) {
 	q.mu.Lock()
-	q.items = append(q.items, b)
+	q.items = append(q.items, entry{b: b})
 	q.pending += len(b)
 	q.queued += len(b)
 	q.enableAt = len(q.items) - 1
@@ -316,45 +337,51 @@ func (q *outbound) requestAck() {
 }
 
 // ack handles the client's <a h/>: the stanzas it covers are dropped and
-// their bytes released. An h below the last one (mod 2^32) is stale and
-// ignored; one above what was sent is refused: ok is false and sent is
-// how many stanzas were sent (XEP-0198 §4 handled-count-too-high).
-func (q *outbound) ack(h uint32) (ok bool, sent uint32) {
+// their bytes released, and the ids of their in-flight records returned
+// in recs. An h below the last one (mod 2^32) is stale and ignored; one
+// above what was sent is refused: ok is false and sent is how many
+// stanzas were sent (XEP-0198 §4 handled-count-too-high).
+func (q *outbound) ack(h uint32) (ok bool, sent uint32, recs []int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	d := h - q.ackH
 	if int32(d) < 0 {
-		return true, q.outH
+		return true, q.outH, nil
 	}
 	if d > uint32(q.unacked.len()) {
-		return false, q.outH
+		return false, q.outH, nil
 	}
-	q.pending -= q.unacked.pop(int(d))
+	var n int
+	n, recs = q.unacked.pop(int(d), nil)
+	q.pending -= n
 	q.ackH = h
 	q.reqOut = false
 	if len(q.items) > 0 {
 		q.signal() // the window may have room again
 	}
-	return true, q.outH
+	return true, q.outH, recs
 }
 
 // resume acknowledges h, as sent in <resume/>, and rewinds: the stanzas
 // still unacknowledged go back to the front of the queue, to be written
-// again (and counted again from h) by the new connection's writer.
-func (q *outbound) resume(h uint32) (ok bool, sent uint32) {
+// again (and counted again from h) by the new connection's writer. recs
+// are the in-flight records of the stanzas h acknowledged.
+func (q *outbound) resume(h uint32) (ok bool, sent uint32, recs []int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	d := h - q.ackH
 	if d > uint32(q.unacked.len()) {
-		return false, q.outH
+		return false, q.outH, nil
 	}
-	q.pending -= q.unacked.pop(int(d))
+	var n int
+	n, recs = q.unacked.pop(int(d), nil)
+	q.pending -= n
 	q.ackH = h
 	if n := q.unacked.len(); n > 0 {
-		items := make([][]byte, 0, n+len(q.items))
+		items := make([]entry, 0, n+len(q.items))
 		items = q.unacked.appendTo(items)
-		for _, b := range items {
-			q.queued += len(b)
+		for _, e := range items {
+			q.queued += len(e.b)
 		}
 		q.items, q.spare = append(items, q.items...), nil
 		if q.enableAt >= 0 {
@@ -366,7 +393,7 @@ func (q *outbound) resume(h uint32) (ok bool, sent uint32) {
 	if len(q.items) > 0 {
 		q.signal() // for the new writer
 	}
-	return true, q.outH
+	return true, q.outH, recs
 }
 
 // detach marks the queue as having no writer (hibernation): from now on
@@ -381,17 +408,18 @@ func (q *outbound) detach() (over bool) {
 }
 
 // seal ends the queue for good and returns every stanza it holds, the
-// unacknowledged ones first, in the order they were queued; later pushes
-// fail. A <enabled/> that was never written is left out.
-func (q *outbound) seal() [][]byte {
+// unacknowledged ones first, in the order they were queued, with their
+// in-flight records; later pushes fail. A <enabled/> that was never
+// written is left out.
+func (q *outbound) seal() []entry {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.sealed = true
 	q.closed.Store(true)
-	held := q.unacked.appendTo(make([][]byte, 0, q.unacked.len()+len(q.items)))
-	for i, b := range q.items {
+	held := q.unacked.appendTo(make([]entry, 0, q.unacked.len()+len(q.items)))
+	for i, e := range q.items {
 		if i != q.enableAt {
-			held = append(held, b)
+			held = append(held, e)
 		}
 	}
 	q.items, q.spare, q.enableAt, q.pending, q.queued = nil, nil, -1, 0, 0
@@ -414,45 +442,50 @@ func (q *outbound) held() int {
 // ring is a FIFO of stanzas whose backing array is reused: steady traffic
 // with prompt acks allocates nothing. Its length is a power of two.
 type ring struct {
-	buf  [][]byte
+	buf  []entry
 	head int
 	n    int
 }
 
 func (r *ring) len() int { return r.n }
 
-func (r *ring) push(b []byte) {
+func (r *ring) push(e entry) {
 	if r.n == len(r.buf) {
 		n := r.n
-		buf := r.appendTo(make([][]byte, 0, max(16, 2*len(r.buf))))
+		buf := r.appendTo(make([]entry, 0, max(16, 2*len(r.buf))))
 		r.buf, r.head, r.n = buf[:cap(buf)], 0, n
 	}
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = b
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = e
 	r.n++
 }
 
-// pop drops the k oldest stanzas and returns their size in bytes.
-func (r *ring) pop(k int) (bytes int) {
+// pop drops the k oldest stanzas and returns their size in bytes, and
+// appends the ids of their in-flight records to recs.
+func (r *ring) pop(k int, recs []int64) (bytes int, _ []int64) {
 	mask := len(r.buf) - 1
 	for range k {
-		bytes += len(r.buf[r.head])
-		r.buf[r.head] = nil
+		e := r.buf[r.head]
+		bytes += len(e.b)
+		if e.rec != 0 {
+			recs = append(recs, e.rec)
+		}
+		r.buf[r.head] = entry{}
 		r.head = (r.head + 1) & mask
 	}
 	r.n -= k
 	if r.n == 0 {
 		r.head = 0
 	}
-	return bytes
+	return bytes, recs
 }
 
 // appendTo appends the stanzas oldest first to dst and empties the ring.
-func (r *ring) appendTo(dst [][]byte) [][]byte {
+func (r *ring) appendTo(dst []entry) []entry {
 	mask := len(r.buf) - 1
 	for i := range r.n {
 		j := (r.head + i) & mask
 		dst = append(dst, r.buf[j])
-		r.buf[j] = nil
+		r.buf[j] = entry{}
 	}
 	r.head, r.n = 0, 0
 	return dst

@@ -18,7 +18,7 @@ func TestOutbound(t *testing.T) {
 	var w batch
 	q.take(&w)
 	if len(w.stanzas) != 1 || w.closed {
-		t.Fatalf("take = %q, %v", w.stanzas, w.closed)
+		t.Fatalf("take = %v, %v", w.stanzas, w.closed)
 	}
 	// Taken but not written still counts against the bound.
 	if ok, over := q.push([]byte("123456")); ok || !over {
@@ -36,14 +36,14 @@ func TestOutbound(t *testing.T) {
 	}
 	q.take(&w)
 	if len(w.stanzas) != 1 || !w.closed || len(w.final) != 1 || string(w.final[0]) != "bye" {
-		t.Errorf("take after close = %q, %v, %q; want the queued stanza and the first final", w.stanzas, w.closed, w.final)
+		t.Errorf("take after close = %v, %v, %q; want the queued stanza and the first final", w.stanzas, w.closed, w.final)
 	}
 	// After close, stanzas are still taken (to be requeued) until sealed.
 	if ok, over := q.push([]byte("x")); !ok || over {
 		t.Errorf("push after close = %v, %v; want taken", ok, over)
 	}
-	if held := q.seal(); len(held) != 1 || string(held[0]) != "x" {
-		t.Errorf("seal = %q, want the stanza pushed after the last take", held)
+	if held := q.seal(); len(held) != 1 || string(held[0].b) != "x" {
+		t.Errorf("seal = %v, want the stanza pushed after the last take", held)
 	}
 	if ok, over := q.push([]byte("y")); ok || over {
 		t.Errorf("push after seal = %v, %v; want refused, no overflow", ok, over)
@@ -109,13 +109,13 @@ func TestDeliverWriteNoAlloc(t *testing.T) {
 			sess.Deliver(msg)
 		}
 		sess.q.take(&c.wb)
-		for _, b := range c.wb.stanzas {
-			c.writeRaw(b)
-			m.stanzaOut(b)
+		for _, e := range c.wb.stanzas {
+			c.writeRaw(e.b)
+			m.stanzaOut(e.b)
 		}
 		c.bw.Flush()
 		sess.q.written(c.wb.release)
-		sess.inH.Add(1) // the reader's count per stanza
+		sess.routedH.Add(1) // the reader's count per stanza
 	}
 	run()
 	if a := testing.AllocsPerRun(100, run); a != 0 {
@@ -132,8 +132,8 @@ func TestOutboundSM(t *testing.T) {
 		t.Helper()
 		q.take(&w)
 		var got []string
-		for _, b := range w.stanzas {
-			got = append(got, string(b))
+		for _, e := range w.stanzas {
+			got = append(got, string(e.b))
 		}
 		q.written(w.release)
 		return got
@@ -158,13 +158,13 @@ func TestOutboundSM(t *testing.T) {
 	if w.request {
 		t.Error("a second <r/> while one is outstanding")
 	}
-	if ok, sent := q.ack(5); ok || sent != 3 {
+	if ok, sent, _ := q.ack(5); ok || sent != 3 {
 		t.Errorf("ack(5) after 3 sent = %v, %d; want refused, 3", ok, sent)
 	}
-	if ok, _ := q.ack(2); !ok {
+	if ok, _, _ := q.ack(2); !ok {
 		t.Error("ack(2) refused")
 	}
-	if ok, _ := q.ack(1); !ok {
+	if ok, _, _ := q.ack(1); !ok {
 		t.Error("a stale ack(1) refused")
 	}
 	if got := take(); strings.Join(got, "") != "<m4/><m5/>" || !w.request {
@@ -181,10 +181,10 @@ func TestOutboundSM(t *testing.T) {
 		t.Errorf("push of a 4th while detached = %v, %v; want taken and over", ok, over)
 	}
 	// Resumption: the client had m3 (h 3); m4… are written again.
-	if ok, _ := q.resume(7); ok {
+	if ok, _, _ := q.resume(7); ok {
 		t.Error("resume(7) after 5 sent accepted")
 	}
-	if ok, _ := q.resume(3); !ok {
+	if ok, _, _ := q.resume(3); !ok {
 		t.Fatal("resume(3) refused")
 	}
 	if got := take(); strings.Join(got, "") != "<m4/><m5/><m6/>" {
@@ -194,8 +194,8 @@ func TestOutboundSM(t *testing.T) {
 		t.Errorf("h after resending = %d, want 6", outH)
 	}
 	q.push([]byte("<m7/>"))
-	if held := q.seal(); len(held) != 4 || string(held[0]) != "<m4/>" || string(held[3]) != "<m7/>" {
-		t.Errorf("seal = %q, want m4…m7", held)
+	if held := q.seal(); len(held) != 4 || string(held[0].b) != "<m4/>" || string(held[3].b) != "<m7/>" {
+		t.Errorf("seal = %v, want m4…m7", held)
 	}
 	if q.pending != 0 {
 		t.Errorf("%d bytes pending after seal", q.pending)
@@ -207,22 +207,22 @@ func TestRing(t *testing.T) {
 	next, want := 0, 0
 	for round := range 50 {
 		for range round % 23 {
-			r.push([]byte{byte(next)})
+			r.push(entry{b: []byte{byte(next)}})
 			next++
 		}
 		k := min(r.len(), round%17)
 		for i := range k {
-			if got := r.buf[(r.head+i)&(len(r.buf)-1)][0]; got != byte(want+i) {
+			if got := r.buf[(r.head+i)&(len(r.buf)-1)].b[0]; got != byte(want+i) {
 				t.Fatalf("round %d: element %d = %d, want %d", round, i, got, byte(want+i))
 			}
 		}
-		if n := r.pop(k); n != k {
+		if n, _ := r.pop(k, nil); n != k {
 			t.Fatalf("pop(%d) = %d bytes", k, n)
 		}
 		want += k
 	}
 	rest := r.appendTo(nil)
-	if len(rest) != next-want || len(rest) > 0 && rest[0][0] != byte(want) {
+	if len(rest) != next-want || len(rest) > 0 && rest[0].b[0] != byte(want) {
 		t.Errorf("appendTo = %d elements, want %d from %d", len(rest), next-want, want)
 	}
 }
@@ -246,9 +246,9 @@ func TestDeliverWriteAckNoAlloc(t *testing.T) {
 			sess.Deliver(msg)
 		}
 		sess.q.take(&c.wb)
-		for _, b := range c.wb.stanzas {
-			c.writeRaw(b)
-			m.stanzaOut(b)
+		for _, e := range c.wb.stanzas {
+			c.writeRaw(e.b)
+			m.stanzaOut(e.b)
 		}
 		if c.wb.request {
 			c.writeRaw(smRequest)
@@ -257,7 +257,7 @@ func TestDeliverWriteAckNoAlloc(t *testing.T) {
 		sess.q.written(c.wb.release)
 		_, _, sent, _ := sess.q.counts()
 		sess.q.ack(sent - 1) // the client acks all but the last
-		sess.inH.Add(1)
+		sess.routedH.Add(1)
 	}
 	run()
 	if a := testing.AllocsPerRun(100, run); a != 0 {

@@ -39,9 +39,15 @@ type session struct {
 	username string          // the account, for resumption
 	log      *slog.Logger
 
-	// inH is the XEP-0198 handled count: client stanzas Route returned
-	// for since <enabled/>, mod 2^32. The attached connection's reader adds
-	// to it; its writer reads it for <a h/>.
+	// routedH counts the client's stanzas Route returned for since
+	// <enabled/>, mod 2^32; need is the journal batch the in-flight
+	// records they added need (0 for none). The attached connection's
+	// reader adds to them.
+	routedH atomic.Uint32
+	need    atomic.Uint64
+	// inH is the XEP-0198 handled count the server acknowledges: stanzas
+	// routed whose in-flight records are durable. It trails routedH while
+	// a batch commits (advance); the writer reads it for <a h/>.
 	inH atomic.Uint32
 
 	// Written by the attached connection's reader when the client enables
@@ -67,13 +73,72 @@ const (
 )
 
 func newSession(srv *Server, c *conn) *session {
-	return &session{
+	s := &session{
 		srv:      srv,
 		q:        newOutbound(srv.cfg.OutboundQueueBytes),
 		username: c.username,
 		c:        c,
 		detached: make(chan struct{}),
 	}
+	if j := srv.cfg.Journal; j != nil {
+		user := c.username
+		s.q.record = func(b []byte) int64 { return j.Add(user, b) }
+	}
+	return s
+}
+
+// release ends the in-flight records of stanzas the session no longer
+// holds: acknowledged by the client or handed back to the router.
+func (s *session) release(recs []int64) {
+	if len(recs) > 0 {
+		s.srv.cfg.Journal.Release(recs...)
+	}
+}
+
+// advance raises the acknowledged count inH to h (mod 2^32) unless it is
+// there already: batches may become durable out of the order their
+// waiters were registered in, and inH never goes back.
+func (s *session) advance(h uint32) {
+	for {
+		cur := s.inH.Load()
+		if int32(h-cur) <= 0 || s.inH.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// settle makes inH cover every routed stanza whose in-flight records are
+// durable, waiting up to ctx for the journal; it reports whether inH now
+// covers them all. The session's reader must have stopped (resumption,
+// the end of the stream), or more may be routed meanwhile.
+func (s *session) settle(ctx context.Context) bool {
+	h := s.routedH.Load()
+	if j := s.srv.cfg.Journal; j != nil {
+		if need := s.need.Load(); need != 0 && j.WaitDurable(ctx, need) != nil {
+			return false
+		}
+	}
+	s.advance(h)
+	return true
+}
+
+// ackWhenDurable answers the client's <r/>: <a h/> with every stanza
+// routed so far, once their in-flight records are durable; at once when
+// they already are, which is the usual case (they were cancelled by a
+// prompt recipient, or there were none).
+func (s *session) ackWhenDurable() {
+	h := s.routedH.Load()
+	j := s.srv.cfg.Journal
+	need := s.need.Load()
+	if j == nil || need == 0 || j.Durable(need) {
+		s.advance(h)
+		s.q.requestAck()
+		return
+	}
+	j.OnDurable(need, func() {
+		s.advance(h)
+		s.q.requestAck()
+	})
 }
 
 // Deliver implements router.Conn.
@@ -282,11 +347,22 @@ func (s *session) retire(ctx context.Context) {
 // to the router: a message goes to offline storage, an IQ request is
 // answered with an error, the rest is dropped (Router.Requeue). Later
 // pushes fail.
+//
+// The in-flight records of the held messages are released once they are
+// requeued, unless ctx ended first: then offline storage may not have
+// them, and the records, moved there at the next start, make sure.
 func (s *session) requeue(ctx context.Context) {
 	held := s.q.seal()
-	for _, b := range held {
-		s.srv.metrics.requeued[kindOf(b)].Inc()
-		s.srv.cfg.Router.Requeue(ctx, s.rs, b)
+	var recs []int64
+	for _, e := range held {
+		s.srv.metrics.requeued[kindOf(e.b)].Inc()
+		s.srv.cfg.Router.Requeue(ctx, s.rs, e.b)
+		if e.rec != 0 {
+			recs = append(recs, e.rec)
+		}
+	}
+	if ctx.Err() == nil {
+		s.release(recs)
 	}
 	if len(held) > 0 {
 		s.log.Info("requeued stanzas of an ended session", "stanzas", len(held))

@@ -13,13 +13,16 @@ import (
 
 // Stream management (XEP-0198, urn:xmpp:sm:3).
 //
-// Acks: the client's stanzas are counted (inH) once Route returned for
-// them, so <a h/> never covers a stanza that was not routed, and for an
-// offline recipient Route includes the durable write to offline storage:
-// an acknowledged message is delivered to a live session's queue or
-// stored. (Keeping a message for an online recipient until that client
-// acks it is the recipient session's unacked queue; it is not yet a
-// durable record.) The server's stanzas are counted when the writer takes
+// Acks: the client's stanzas are counted (routedH) once Route returned
+// for them, so <a h/> never covers a stanza that was not routed, and for
+// an offline recipient Route includes the durable write to offline
+// storage. A message handed to a live session whose client acknowledges
+// is kept in that session's unacked queue until its client acks it, and
+// with a Journal it also gets an in-flight record in storage: the <a h/>
+// answering the sender's <r/> waits until the records of every stanza it
+// covers are durable (inH trails routedH meanwhile), so an acknowledged
+// message survives a crash. The reader does not wait: the sender keeps
+// sending while the batch commits. The server's stanzas are counted when the writer takes
 // them (outbound.outH); they stay in the session's unacked queue, the
 // very byte slices that were queued, until the client's <a h/> covers
 // them. The server asks for acks with <r/> after AckEvery stanzas and
@@ -131,7 +134,7 @@ func (c *conn) handleSM(st *wire.Stanza) error {
 		if !s.sm {
 			break
 		}
-		s.q.requestAck()
+		s.ackWhenDurable()
 		return nil
 	case "a":
 		if !s.sm {
@@ -141,7 +144,9 @@ func (c *conn) handleSM(st *wire.Stanza) error {
 		if !ok {
 			return newStreamError("bad-format", "h must be an unsigned 32-bit integer")
 		}
-		if ok, sent := s.q.ack(h); !ok {
+		ok, sent, recs := s.q.ack(h)
+		s.release(recs)
+		if !ok {
 			c.log.Warn("client acked more than was sent", "h", h, "sent", sent)
 			return &streamError{cond: "undefined-condition", extra: handledCountTooHigh(h, sent)}
 		}
@@ -160,6 +165,7 @@ func (c *conn) enable(st *wire.Stanza) {
 	}
 	s.sm = true
 	s.inH.Store(0)
+	s.routedH.Store(0)
 	b := []byte(`<enabled xmlns="` + nsSM + `"`)
 	if isTrue(attrValue(st, "resume")) {
 		s.resumeFor = cfg.ResumeTimeout
@@ -208,13 +214,18 @@ func (c *conn) resume(st *wire.Stanza) (bool, error) {
 		c.log = log
 		m.smResumeFailed.Inc()
 		c.log.Info("resumption failed: session ended")
+		ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
+		s.settle(ctx)
+		cancel()
 		return false, c.writeNow(smFailed("item-not-found", s.inH.Load(), true, ""))
 	}
 	c.mu.Lock()
 	c.sess = s
 	cond := c.closeCond
 	c.mu.Unlock()
-	if ok, sent := s.q.resume(h); !ok {
+	ok, sent, recs := s.q.resume(h)
+	s.release(recs)
+	if !ok {
 		// The client claims more than was sent: its state is not ours.
 		// The session ends (what it holds is requeued); the client may
 		// bind afresh.
@@ -231,6 +242,15 @@ func (c *conn) resume(st *wire.Stanza) (bool, error) {
 		c.log = log
 		return false, c.writeNow(smFailed("undefined-condition", s.inH.Load(), true, handledCountTooHigh(h, sent)))
 	}
+	// The old connection's reader has stopped: <resumed h/> covers all it
+	// routed once the in-flight records are durable (or less, if storage
+	// is too slow: the client then sends the rest again, and dedupe drops
+	// what arrived twice).
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
+	if !s.settle(ctx) {
+		c.log.Warn("resumed before in-flight records were durable; the client may send some stanzas again")
+	}
+	cancel()
 	// Negotiation is over: no read deadline from here on but the one the
 	// writer sets when it ends the stream.
 	c.raw.SetReadDeadline(time.Time{})

@@ -267,6 +267,7 @@ func TestSMHandledCountWrap(t *testing.T) {
 	alice, _ := login(t, ts, "alice", "a")
 	sess := ts.session(t, bfull)
 
+	sess.routedH.Store(math.MaxUint32 - 1)
 	sess.inH.Store(math.MaxUint32 - 1)
 	bob.send(`<iq type="result" id="1"/><iq type="result" id="2"/><iq type="result" id="3"/><r xmlns="` + nsSM + `"/>`)
 	bob.expect(regexp.MustCompile(`^<a xmlns="` + nsSM + `" h="1"/>`))

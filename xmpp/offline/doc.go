@@ -14,4 +14,13 @@
 // It must not route: it gets messages from the router's offline hook and
 // hands delivered ones to the session that sent initial presence. A stored
 // message is deleted only after that session took it.
+//
+// A Follower (SetFollower; jingle is one) may add stanzas after stored
+// messages as they are delivered, stamped like them, without storing
+// them: this is how a call offer stored before a crash, whose ring
+// timeout passed with no server to end it, reaches the device followed by
+// its missed-call retract. The follower sees the messages a page at a
+// time; one it cannot judge without later messages is held back until a
+// longer run shows what follows it. A stored message and what follows it
+// are deleted together, once the session took both.
 package offline

@@ -38,10 +38,17 @@ type Config struct {
 	Quota  int // messages per account; default DefaultQuota
 	// PageBytes bounds how much is handed to a session before waiting for
 	// it to drain; default 256 KiB.
-	PageBytes  int
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Now        func() time.Time
+	PageBytes int
+	// BeforeDelete, when set, runs after a page of stored messages was
+	// handed to a session and before they are deleted from storage. The
+	// server makes it wait until the in-flight records the session made
+	// for them are durable (xmpp/inflight), so that a crash in between
+	// cannot lose them; an error keeps the page stored (delivered again
+	// at the next login).
+	BeforeDelete func(ctx context.Context) error
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	Now          func() time.Time
 }
 
 // Offline is the feature.
@@ -50,6 +57,7 @@ type Offline struct {
 	seed    maphash.Seed
 	locks   [64]sync.RWMutex
 	metrics *metrics
+	follow  Follower // nil: stored messages are delivered as they are
 }
 
 // New validates cfg; it does no I/O.
@@ -168,15 +176,20 @@ type drainer interface {
 	WaitQueued(ctx context.Context, maxBytes int) error
 }
 
+// page is how many stored messages one read fetches at delivery.
+const page = 100
+
 // deliver hands the account's stored messages to s, the session that just
-// sent initial presence, oldest first, deleting each page once s took it.
+// sent initial presence, oldest first, each followed by what the Follower
+// adds after it, deleting each page once s took it.
 func (o *Offline) deliver(ctx context.Context, s *router.Session) {
 	mu := o.lock(s.Username())
 	mu.Lock()
 	defer mu.Unlock()
-	const page = 100
+	acc := router.Account{Bare: s.BareString(), Local: s.Username()}
+	limit := page
 	for {
-		msgs, err := o.cfg.Store.OfflineMessages(ctx, s.Username(), page)
+		msgs, err := o.cfg.Store.OfflineMessages(ctx, s.Username(), limit)
 		if err != nil {
 			o.cfg.Logger.ErrorContext(ctx, "fetch offline messages", "user", s.Username(), "err", err)
 			return
@@ -184,23 +197,26 @@ func (o *Offline) deliver(ctx context.Context, s *router.Session) {
 		if len(msgs) == 0 {
 			return
 		}
-		ids := make([]int64, 0, len(msgs))
-		queued := 0
-		for _, m := range msgs {
-			if queued >= o.cfg.PageBytes {
-				if d, ok := s.Conn().(drainer); ok {
-					if err := d.WaitQueued(ctx, o.cfg.PageBytes); err != nil {
-						break
-					}
-				}
-				queued = 0
+		judged, after := len(msgs), []storage.OfflineMessage(nil)
+		if o.follow != nil {
+			last := len(msgs) < limit
+			judged, after = o.follow.FollowStored(ctx, acc, msgs, last, o.cfg.Now())
+			if judged <= 0 && !last {
+				// The first message needs later ones to be judged.
+				limit *= 2
+				continue
 			}
-			b := withDelay(m.Stanza, o.cfg.Domain, m.Created)
-			if !s.Deliver(b) {
-				break
+			if judged <= 0 || judged > len(msgs) {
+				judged = len(msgs)
 			}
-			queued += len(b)
-			ids = append(ids, m.ID)
+		}
+		limit = page
+		ids := o.hand(ctx, s, msgs[:judged], after)
+		if len(ids) > 0 && o.cfg.BeforeDelete != nil {
+			if err := o.cfg.BeforeDelete(ctx); err != nil {
+				o.cfg.Logger.ErrorContext(ctx, "delivered offline messages kept: their in-flight records are not durable", "user", s.Username(), "err", err)
+				return
+			}
 		}
 		if len(ids) > 0 {
 			if err := o.cfg.Store.DeleteOffline(ctx, s.Username(), ids); err != nil {
@@ -209,10 +225,44 @@ func (o *Offline) deliver(ctx context.Context, s *router.Session) {
 			}
 			o.metrics.delivered.Add(float64(len(ids)))
 		}
-		if len(ids) < len(msgs) {
+		if len(ids) < judged {
 			return // the session went away; the rest stays stored
 		}
 	}
+}
+
+// hand delivers msgs to s, each with what after holds for it (after[i]
+// follows msgs[i]), waiting for s's queue to drain every PageBytes. It
+// returns the IDs of the messages s took with everything that follows
+// them: a message whose follower stanza was refused stays stored, to be
+// delivered again with it.
+func (o *Offline) hand(ctx context.Context, s *router.Session, msgs, after []storage.OfflineMessage) []int64 {
+	ids := make([]int64, 0, len(msgs))
+	queued := 0
+	for i, m := range msgs {
+		if queued >= o.cfg.PageBytes {
+			if d, ok := s.Conn().(drainer); ok {
+				if err := d.WaitQueued(ctx, o.cfg.PageBytes); err != nil {
+					break
+				}
+			}
+			queued = 0
+		}
+		b := withDelay(m.Stanza, o.cfg.Domain, m.Created)
+		if !s.Deliver(b) {
+			break
+		}
+		queued += len(b)
+		if i < len(after) && after[i].Stanza != nil {
+			f := withDelay(after[i].Stanza, o.cfg.Domain, after[i].Created)
+			if !s.Deliver(f) {
+				break
+			}
+			queued += len(f)
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids
 }
 
 // withDelay inserts a XEP-0203 delay element as the last child of a stored

@@ -17,6 +17,9 @@ import (
 // lookups) under ctx.
 func (r *Router) Route(ctx context.Context, s *Session, st *wire.Stanza) {
 	r.metrics.in[st.Kind].Inc()
+	if r.gate != nil && r.gate.GateStanza(ctx, s, st) {
+		return
+	}
 	if st.Kind == wire.KindMessage {
 		for _, f := range r.filters {
 			if f.FilterMessage(ctx, s, st) {

@@ -50,6 +50,14 @@ type OfflineHandler interface {
 	StoreOffline(ctx context.Context, sender *Session, to Account, st *wire.Stanza, raw []byte) error
 }
 
+// StanzaGate sees every stanza from a local session before anything else
+// does (message filters, IQ handlers, presence handlers, delivery, offline
+// storage); returning true means it refused the stanza (and answered it
+// if needed) and routing stops. XEP-0191 blocking is one.
+type StanzaGate interface {
+	GateStanza(ctx context.Context, s *Session, st *wire.Stanza) (refused bool)
+}
+
 // MessageFilter sees every message from a local session before it is
 // routed; returning true means the filter handled it and routing stops
 // (e.g. a retried message already delivered).
@@ -112,6 +120,7 @@ type Router struct {
 	presence     PresenceHandler
 	subscription SubscriptionHandler
 	offline      OfflineHandler
+	gate         StanzaGate
 	filters      []MessageFilter
 	observers    []MessageObserver
 	iqObservers  []iqObserver
@@ -168,6 +177,9 @@ func (r *Router) SetSubscriptionHandler(h SubscriptionHandler) { r.subscription 
 // an account with nobody available is answered service-unavailable. Call
 // before serving.
 func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
+
+// SetStanzaGate installs g in front of all routing. Call before serving.
+func (r *Router) SetStanzaGate(g StanzaGate) { r.gate = g }
 
 // AddMessageFilter adds f to the filters every message passes before
 // routing, in the order added. Call before serving.

@@ -91,6 +91,14 @@ type DeliveryConfig struct {
 	// per sender and recipient, so a client's retry is acknowledged but not
 	// delivered twice; default 10 minutes.
 	DedupeWindow time.Duration
+	// DisableInflightRecords turns off the durable in-flight record of
+	// messages queued for clients with stream management (xmpp/inflight):
+	// senders are then acknowledged without it, and a crash loses what
+	// recipients had not acknowledged.
+	DisableInflightRecords bool
+	// InflightLinger is how long a batch of in-flight records waits before
+	// it is committed; default 5ms (inflight.DefaultLinger).
+	InflightLinger time.Duration
 }
 
 // JingleConfig configures call signalling.
@@ -175,6 +183,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Delivery.DedupeWindow <= 0 {
 		c.Delivery.DedupeWindow = 10 * time.Minute
+	}
+	if c.Delivery.InflightLinger <= 0 {
+		c.Delivery.InflightLinger = 5 * time.Millisecond
 	}
 	if c.StreamManagement.ResumeTimeout <= 0 {
 		c.StreamManagement.ResumeTimeout = 5 * time.Minute

@@ -11,6 +11,7 @@ import (
 	"github.com/ringd/ringd/presence"
 	"github.com/ringd/ringd/roster"
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/xmpp/blocking"
 	"github.com/ringd/ringd/xmpp/carbons"
 	"github.com/ringd/ringd/xmpp/dedupe"
 	"github.com/ringd/ringd/xmpp/disco"
@@ -48,17 +49,33 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 	ro.Register(rt)
 	streamFeatures = append(streamFeatures, roster.StreamFeatures()...)
 
-	if err := registerPresence(rt, store, reg, s.log.With("component", "presence")); err != nil {
+	// XEP-0191: the router's stanza gate, which sees every stanza before
+	// the features below, so a blocked caller's offer is never stored,
+	// pushed or rung.
+	bl, err := blocking.New(blocking.Config{Store: store, Rosters: store, Logger: s.log.With("component", "blocking"), Registerer: reg})
+	if err != nil {
 		return nil, err
 	}
+	bl.Register(rt)
+
+	pr, err := registerPresence(rt, store, bl, reg, s.log.With("component", "presence"))
+	if err != nil {
+		return nil, err
+	}
+	bl.SetDirected(pr) // a block also takes back directed presence
+	var beforeDelete func(context.Context) error
+	if j := s.journal; j != nil {
+		beforeDelete = func(ctx context.Context) error { return j.WaitDurable(ctx, j.Batch()) }
+	}
 	off, err := offline.New(offline.Config{
-		Router: rt, Store: store, Domain: s.cfg.Domain, Quota: s.cfg.Offline.Quota,
+		Router: rt, Store: store, Domain: s.cfg.Domain, Quota: s.cfg.Offline.Quota, BeforeDelete: beforeDelete,
 		Logger: s.log.With("component", "offline"), Registerer: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
 	off.Register(rt)
+	s.offline = off
 	// XEP-0357: wake offline devices; after offline storage, never instead.
 	ps, err := push.New(push.Config{Router: rt, Store: store, Logger: s.log.With("component", "push"), Registerer: reg})
 	if err != nil {
@@ -96,15 +113,20 @@ func (s *Server) registerFeatures(rt *router.Router, store storage.Store, reg pr
 	}
 	jg.Register(rt)
 	rt.AddIQObserver(jingle.NS, jg)
+	// A call offer stored before a crash is followed, at delivery, by the
+	// missed-call record the ring timer could not store.
+	off.SetFollower(jg)
 	s.closers = append(s.closers, func(ctx context.Context) error { jg.Close(); return nil }, ps.Close)
 	return streamFeatures, nil
 }
 
-func registerPresence(rt *router.Router, store storage.Store, reg prometheus.Registerer, log *slog.Logger) error {
-	p, err := presence.New(presence.Config{Router: rt, Rosters: store, Logger: log, Registerer: reg})
+// registerPresence installs the presence feature; blocker keeps its
+// broadcasts and probe answers from crossing a XEP-0191 block.
+func registerPresence(rt *router.Router, store storage.Store, blocker presence.Blocker, reg prometheus.Registerer, log *slog.Logger) (*presence.Presence, error) {
+	p, err := presence.New(presence.Config{Router: rt, Rosters: store, Blocker: blocker, Logger: log, Registerer: reg})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.Register(rt)
-	return nil
+	return p, nil
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/ringd/ringd/storage/sqlstore"
 	"github.com/ringd/ringd/turn"
 	"github.com/ringd/ringd/xmpp/c2s"
+	"github.com/ringd/ringd/xmpp/inflight"
+	"github.com/ringd/ringd/xmpp/offline"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/scram"
 )
@@ -38,6 +40,11 @@ type Server struct {
 	// turnServices describes the embedded TURN relay once Run started it,
 	// for XEP-0215.
 	turnServices []turn.Service
+	// offline is the offline storage feature once registered: in-flight
+	// records left by a crash are recovered into it.
+	offline *offline.Offline
+	// journal keeps the in-flight records; nil when they are disabled.
+	journal *inflight.Journal
 }
 
 // New validates cfg (after applying defaults) and builds the server. It
@@ -158,9 +165,31 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Opening the journal and recovering run to the end even when a stop
+	// is requested meanwhile: Run then shuts down as usual.
+	startCtx := context.WithoutCancel(ctx)
+	if !cfg.Delivery.DisableInflightRecords {
+		if s.journal, err = s.openJournal(startCtx, store, reg); err != nil {
+			return err
+		}
+	}
 	streamFeatures, err := s.registerFeatures(rt, store, reg)
 	if err != nil {
 		return err
+	}
+	var journal c2s.Journal
+	if s.journal != nil {
+		// Before anything is served, records an earlier run left (it
+		// crashed, or its shutdown ran out of time) go to the recipients'
+		// offline queues.
+		moved, err := s.journal.Recover(startCtx, s.offline.Recover)
+		if err != nil {
+			return err
+		}
+		if moved > 0 {
+			s.log.Info("recovered unacknowledged messages to offline storage", "messages", moved)
+		}
+		journal = s.journal
 	}
 	cs, err := c2s.New(c2s.Config{
 		Domain:             cfg.Domain,
@@ -175,6 +204,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ResumeTimeout:      cfg.StreamManagement.ResumeTimeout,
 		MaxUnacked:         cfg.StreamManagement.MaxUnacked,
 		ResumeLocation:     cfg.StreamManagement.Location,
+		Journal:            journal,
 		Logger:             s.log.With("component", "c2s"),
 		Registerer:         reg,
 	})
@@ -360,4 +390,22 @@ func (s *Server) stopTURN(ts *turn.Server) {
 	if err := ts.Close(ctx); err != nil {
 		s.log.Warn("TURN relay shutdown", "err", err)
 	}
+}
+
+// openJournal opens the in-flight record journal. It closes after the
+// c2s server has requeued what its sessions held, so their records are
+// released first.
+func (s *Server) openJournal(ctx context.Context, store storage.Store, reg prometheus.Registerer) (*inflight.Journal, error) {
+	j, err := inflight.Open(ctx, inflight.Config{
+		Store:      store,
+		Filter:     offline.MaybeStorable,
+		Linger:     s.cfg.Delivery.InflightLinger,
+		Logger:     s.log.With("component", "inflight"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, j.Close)
+	return j, nil
 }

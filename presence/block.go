@@ -1,0 +1,124 @@
+package presence
+
+import (
+	"context"
+
+	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/xmpp/router"
+)
+
+// blocks reports whether the local account user blocked the JID j (in
+// canonical form), as Config.Blocker says. A list that cannot be read
+// counts as blocking: withholding a presence is the safe side, as the
+// router's gate refuses a stanza it cannot check.
+func (p *Presence) blocks(ctx context.Context, user, j string) bool {
+	b, err := p.blocker.Blocks(ctx, user, j)
+	if err != nil {
+		p.log.ErrorContext(ctx, "presence: withheld, block list not readable", "user", user, "jid", j, "err", err)
+		return true
+	}
+	return b
+}
+
+// hidden reports whether presence from the session from must not reach
+// the session to (XEP-0191 §3.3): to's user blocked from's JID (no stanza
+// from a blocked JID reaches the user), or from's user blocked to's JID
+// (the user appears unavailable to it). Sessions of one account are never
+// hidden from each other. Without a Blocker, or when the answers are
+// cached, it does not allocate.
+func (p *Presence) hidden(ctx context.Context, from, to *router.Session) bool {
+	if p.blocker == nil || from.BareString() == to.BareString() {
+		return false
+	}
+	return p.blocks(ctx, to.Username(), from.FullString()) || p.blocks(ctx, from.Username(), to.FullString())
+}
+
+// visible filters sessions, in place, down to those not hidden from from.
+func (p *Presence) visible(ctx context.Context, from *router.Session, sessions []*router.Session) []*router.Session {
+	if p.blocker == nil {
+		return sessions
+	}
+	k := 0
+	for _, d := range sessions {
+		if !p.hidden(ctx, from, d) {
+			sessions[k] = d
+			k++
+		}
+	}
+	return sessions[:k]
+}
+
+// RevokeDirected implements xmpp/blocking's DirectedPresence, for a user
+// who just blocked somebody: each session of the account bare that sent
+// directed available presence (RFC 6121 §4.6) to a session whose full JID
+// blocked reports true, or to an address it reports true for, sends that
+// session unavailable presence, as going unavailable would (§4.6.3). An
+// address blocked as addressed is forgotten. A session that is available
+// and whose recipient's account is its subscriber is skipped: the blocking
+// feature sends subscribers unavailable presence itself, and one is
+// enough.
+//
+// It takes each session's presence lock, so presence handling of the
+// account's sessions that started before it ends first; broadcasts that
+// start after it read the changed block list.
+func (p *Presence) RevokeDirected(ctx context.Context, bare string, blocked func(jid string) bool) {
+	for _, s := range p.router.Sessions(bare) {
+		v, ok := p.sessions.Load(s)
+		if !ok {
+			continue // never sent presence: nothing directed to take back
+		}
+		st := v.(*session)
+		st.mu.Lock()
+		if !st.gone {
+			p.revokeDirected(ctx, st, blocked)
+		}
+		p.release(ctx, st)
+	}
+}
+
+// revokeDirected is RevokeDirected for one session. st.mu is held.
+func (p *Presence) revokeDirected(ctx context.Context, st *session, blocked func(string) bool) {
+	if len(st.directed) == 0 {
+		return
+	}
+	s := st.s
+	own := s.BareString()
+	available := st.cur.Load() != nil
+	var raw []byte
+	var items []storage.RosterItem
+	read := false
+	n := 0
+	for to, bare := range st.directed {
+		if bare == own {
+			continue
+		}
+		gone := blocked(to)
+		for _, d := range p.recipients(to, bare) {
+			if !gone && !blocked(d.FullString()) {
+				continue
+			}
+			if available {
+				if !read {
+					var err error
+					read = true
+					if items, err = p.roster(ctx, s); err != nil {
+						// Subscribers may get a second unavailable.
+						p.log.ErrorContext(ctx, "presence: directed presence revoked without roster", "jid", s.FullString(), "err", err)
+					}
+				}
+				if hasSubscriber(items, bare) {
+					continue
+				}
+			}
+			if raw == nil {
+				raw = unavailableStanza(s.FullString())
+			}
+			p.router.Send(d, router.WithTo(raw, to))
+			n++
+		}
+		if gone {
+			delete(st.directed, to)
+		}
+	}
+	p.metrics.deliveries.Add(float64(n))
+}
