@@ -111,6 +111,7 @@ type fileStorage struct {
 
 type fileMetrics struct {
 	Listen string `toml:"listen"`
+	Pprof  bool   `toml:"pprof"`
 }
 
 type fileLimits struct {
@@ -348,6 +349,7 @@ func (fc fileConfig) toSettings() (settings, error) {
 		},
 		Metrics: server.MetricsConfig{
 			Listen: fc.Metrics.Listen,
+			Pprof:  fc.Metrics.Pprof,
 		},
 		Limits: server.LimitsConfig{
 			MaxStanzaBytes:     fc.Limits.MaxStanzaBytes,

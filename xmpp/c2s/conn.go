@@ -76,7 +76,10 @@ type conn struct {
 
 	ws     *websocket.Conn // non-nil for RFC 7395 sessions
 	dec    *wire.Decoder
-	bw     *bufio.Writer // nil for WebSocket: every element is its own message
+	// bw buffers a batch of output, from the srv.writers pool between
+	// the first write and the flush; nil otherwise, and always on
+	// WebSocket (every element is its own message).
+	bw *bufio.Writer
 	wsBuf  []byte        // the writer's scratch for WebSocket elements
 	log    *slog.Logger
 	ctx    context.Context // the connection's own; cancelled when serve returns
@@ -120,7 +123,6 @@ func (c *conn) serve() {
 	defer c.cancel()
 	if c.ws == nil {
 		c.dec = wire.NewDecoder(c.nc, c.srv.limits)
-		c.bw = bufio.NewWriterSize(c.nc, 8<<10)
 	} else {
 		c.dec = wire.NewFramedDecoder(c.nc, c.srv.limits)
 	}
@@ -384,10 +386,22 @@ func (c *conn) writeNow(parts ...[]byte) error {
 			return err
 		}
 	}
-	if c.bw != nil {
-		return c.bw.Flush()
+	return c.flush()
+}
+
+// flush writes what bw holds and gives bw back to the pool. After a
+// failed write bw is dropped: the connection is done.
+func (c *conn) flush() error {
+	if c.bw == nil {
+		return nil
 	}
-	return nil
+	err := c.bw.Flush()
+	if err == nil {
+		c.bw.Reset(nil)
+		c.srv.writers.Put(c.bw)
+	}
+	c.bw = nil
+	return err
 }
 
 // startWriter starts the writer on the session's queue.
@@ -449,11 +463,9 @@ func (c *conn) writeLoop() {
 				}
 			}
 		}
-		if c.bw != nil {
-			if err := c.bw.Flush(); err != nil {
-				c.writeFailed(err)
-				return
-			}
+		if err := c.flush(); err != nil {
+			c.writeFailed(err)
+			return
 		}
 		q.written(w.release)
 		if w.closed {
@@ -486,6 +498,14 @@ func (c *conn) writeRaw(b []byte) error {
 		}
 		_, err := c.nc.Write(out)
 		return err
+	}
+	if c.bw == nil {
+		bw, _ := c.srv.writers.Get().(*bufio.Writer)
+		if bw == nil {
+			bw = bufio.NewWriterSize(c.nc, 8<<10)
+		}
+		bw.Reset(c.nc)
+		c.bw = bw
 	}
 	_, err := c.bw.Write(b)
 	return err

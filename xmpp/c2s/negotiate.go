@@ -198,7 +198,6 @@ func (c *conn) startTLS() error {
 	c.nc = tc
 	c.secure = true
 	c.dec.Reset(tc)
-	c.bw.Reset(tc)
 	c.headerSent = false
 	return nil
 }

@@ -32,6 +32,10 @@ type Server struct {
 	hibernating map[*session]struct{}
 	wg          sync.WaitGroup // connections
 	hib         sync.WaitGroup // hibernations not yet resumed or ended (with their clean-up)
+
+	// writers are the connections' output buffers, held only from the
+	// first write of a batch to its flush: an idle session holds none.
+	writers sync.Pool
 }
 
 // New builds a server; it does no I/O.

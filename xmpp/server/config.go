@@ -74,6 +74,9 @@ type StorageConfig struct {
 // MetricsConfig configures the Prometheus listener.
 type MetricsConfig struct {
 	Listen string // default "127.0.0.1:9090"; "-" disables
+	// Pprof also serves Go's profiles under /debug/pprof/ on the same
+	// listener, for operators who profile a live server.
+	Pprof bool
 }
 
 // LimitsConfig bounds what one client may do.
