@@ -74,13 +74,13 @@ type conn struct {
 	listener string
 	secure   bool // TLS is up (or the transport is otherwise trusted)
 
-	ws     *websocket.Conn // non-nil for RFC 7395 sessions
-	dec    *wire.Decoder
+	ws  *websocket.Conn // non-nil for RFC 7395 sessions
+	dec *wire.Decoder
 	// bw buffers a batch of output, from the srv.writers pool between
 	// the first write and the flush; nil otherwise, and always on
 	// WebSocket (every element is its own message).
-	bw *bufio.Writer
-	wsBuf  []byte        // the writer's scratch for WebSocket elements
+	bw     *bufio.Writer
+	wsBuf  []byte // the writer's scratch for WebSocket elements
 	log    *slog.Logger
 	ctx    context.Context // the connection's own; cancelled when serve returns
 	cancel context.CancelFunc
