@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -165,4 +166,69 @@ func count(events []Event, event string) int {
 		}
 	}
 	return n
+}
+
+// TestBlockedPresence: presence does not cross a block, in either
+// direction (XEP-0191 §3.3). alice and bob see each other's presence;
+// bob's phone blocks alice, and each gets the other's unavailable
+// presence. While the block stands, neither side's status changes reach
+// the other, nor does a second resource of alice that logs in (its
+// initial presence, or the answers to the probes its login makes).
+// After the unblock, each gets the other's current presence at once, and
+// status changes flow again.
+func TestBlockedPresence(t *testing.T) {
+	requireClients(t)
+	t.Parallel()
+	s := startServer(t, serverOpts{Users: []user{alice, bob}})
+	ev := startClient(t, "blocking.py", append(connArgs(t, s.C2S, false),
+		"--alice", alice.JID, "--alice-password="+alice.Password,
+		"--bob", bob.JID, "--bob-password="+bob.Password, "--scenario", "presence")...).Finish(t)
+
+	const aliceLaptop = "alice@localhost/laptop"
+	phase := ""
+	var blockedPhase, sawStatus []string
+	for _, e := range ev {
+		if e.Event == "phase" {
+			phase = e.Message
+			continue
+		}
+		if e.Event != "presence" || e.Type != "available" && e.Type != "unavailable" {
+			continue
+		}
+		crossing := e.Client == "phone" && (e.From == aliceDesk || e.From == aliceLaptop) ||
+			(e.Client == "alice" || e.Client == "laptop") && e.From == bobPhone
+		if !crossing {
+			continue
+		}
+		got := e.Client + " < " + e.From + " " + e.Type + " " + e.Status
+		if phase == "blocked" {
+			blockedPhase = append(blockedPhase, got)
+		}
+		if phase == "unblocking" && e.Status != "" {
+			sawStatus = append(sawStatus, got)
+		}
+	}
+	if phase != "unblocking" {
+		t.Fatalf("the scenario ended in phase %q, want unblocking", phase)
+	}
+	if len(blockedPhase) != 0 {
+		t.Errorf("presence crossed the block:\n  %s", strings.Join(blockedPhase, "\n  "))
+	}
+	// Each side's first presence after the unblock is the current one (the
+	// last status set while blocked), then the new statuses.
+	for _, want := range []string{
+		"alice < " + bobPhone + " available phone blocked 2",
+		"laptop < " + bobPhone + " available phone blocked 2",
+		"phone < " + aliceDesk + " available alice blocked",
+		"alice < " + bobPhone + " available phone unblocked",
+		"laptop < " + bobPhone + " available phone unblocked",
+		"phone < " + aliceDesk + " available alice unblocked",
+	} {
+		if !slices.Contains(sawStatus, want) {
+			t.Errorf("after the unblock, no %q; got:\n  %s", want, strings.Join(sawStatus, "\n  "))
+		}
+	}
+	if got := s.Metric(t, `ringd_blocking_refused_total`); got != 0 {
+		t.Errorf("ringd_blocking_refused_total = %v, want 0 (nobody sent the other anything)", got)
+	}
 }

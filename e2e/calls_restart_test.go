@@ -67,3 +67,55 @@ func TestCallTimeoutAcrossRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestCallRingsOutAcrossRestart: as TestCallTimeoutAcrossRestart, but
+// bob's phone logs in to the restarted server before the ring timeout.
+// The stored offer rings, and the new server, whose ring timer never saw
+// the call, ends it when the old one would have: at the ring timeout
+// after the offer, the phone gets a retract with reason timeout from
+// alice's resource, and alice's resource, back online, a reject with
+// reason timeout. The call counts as missed, once. A device that logs in
+// afterwards gets nothing.
+func TestCallRingsOutAcrossRestart(t *testing.T) {
+	requireClients(t)
+	t.Parallel()
+	// Long enough for a kill, a restart and two logins on a loaded machine
+	// under -race, well inside the ring timeout.
+	const ring = 8 * time.Second
+	s := startServerWith(t, serverOpts{Users: []user{alice, bob}}, "[jingle]\nring_timeout = \"8s\"")
+	caller := startClient(t, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "propose",
+		"--alice", alice.JID, "--alice-password="+alice.Password, "--bob", bob.JID)...)
+	caller.WaitEvent(t, Event{Event: "proposed"})
+	proposed := time.Now()
+	if got := s.Metric(t, "ringd_offline_stored_total"); got != 1 {
+		t.Fatalf("ringd_offline_stored_total = %v before the crash, want 1 (the offer)", got)
+	}
+	s.Kill9(t)
+	caller.Send(t, "go")
+	caller.Finish(t)
+	s.restart(t)
+
+	c := startClientTimeout(t, 3*ring, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "ring",
+		"--alice", alice.JID, "--alice-password="+alice.Password,
+		"--bob", bob.JID, "--bob-password="+bob.Password)...)
+	c.WaitEvent(t, Event{Event: "jmi", Client: "phone", What: "propose"})
+	if d := time.Since(proposed); d >= ring {
+		t.Fatalf("the phone got the offer %v after it was made, past the %v ring timeout: the machine is too slow for this test", d, ring)
+	}
+	c.WaitEvent(t, Event{Event: "jmi", Client: "phone", What: "retract"})
+	// The timer counts from the offer (stored with the time it was
+	// accepted, a little before "proposed"), not from the login.
+	if d := time.Since(proposed); d < ring-time.Second || d > ring+3*time.Second {
+		t.Errorf("the retract came %v after the offer, want about the ring timeout, %v", d, ring)
+	}
+	ev := c.Finish(t)
+	wantJMI(t, ev, "phone", "propose call-1", "retract call-1 reason=timeout")
+	jmiFrom(t, ev, "phone", "retract", "call-1", aliceDesk)
+	wantJMI(t, ev, "alice", "reject call-1 reason=timeout")
+	jmiFrom(t, ev, "alice", "reject", "call-1", bob.JID)
+	wantJMI(t, ev, "tablet")
+	wantOutcomes(t, s, map[string]float64{"missed": 1})
+	if got := s.Metric(t, "ringd_jingle_calls_active"); got != 0 {
+		t.Errorf("ringd_jingle_calls_active = %v at the end, want 0", got)
+	}
+}

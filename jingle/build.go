@@ -124,7 +124,7 @@ func (h *Handler) stopOf(c *call, kind stopKind, rejectFrom string) stop {
 		rejectFrom = c.callee.Bare
 	}
 	return stop{
-		kind: kind, ns: c.ns, sid: c.key.sid, caller: c.key.caller, callerFull: c.proposer.FullString(),
+		kind: kind, ns: c.ns, sid: c.key.sid, caller: c.key.caller, callerFull: c.callerFull,
 		callee: c.callee, proposer: c.proposer, reached: slices.Clone(c.reached), stored: c.stored,
 		rejectFrom: rejectFrom,
 	}
@@ -135,7 +135,15 @@ func (h *Handler) stopOf(c *call, kind stopKind, rejectFrom string) stop {
 // from the caller's proposing resource; when none is there and the offer
 // was stored offline, the retract is stored after it, so the device reads
 // a missed call at its next login; and the proposing resource, if still
-// bound, gets a <reject/> so it stops calling.
+// bound, gets a <reject/> so it stops calling. For a call re-armed from
+// storage, whose proposing session is not known, that is the session now
+// bound to the proposing full JID, if any.
+//
+// A stored offer may be on its way to a device that is logging in: its
+// retract must not overtake it. Offline storage holds the account while
+// it delivers, so when every device to tell is one that StoreOffline
+// hands messages to (available, priority ≥ 0), the retract goes through
+// it, after that delivery.
 func (h *Handler) stopRinging(ctx context.Context, p stop) {
 	cond, text := "timeout", "Not answered"
 	if p.kind == glareStop {
@@ -148,21 +156,33 @@ func (h *Handler) stopRinging(ctx context.Context, p stop) {
 		ns: p.ns, name: "retract", sid: p.sid, cond: cond, text: text, tieBreak: tie,
 	}.append(nil)
 	targets := h.ringSet(p.callee.Bare, p.reached, nil)
-	for _, t := range targets {
-		h.router.Send(t, retract)
-	}
-	if len(targets) == 0 && p.stored && h.offline != nil {
+	if p.stored && h.offline != nil && subset(targets, h.router.AvailableSessions(p.callee.Bare)) {
 		h.storeRetract(ctx, p, retract)
+	} else {
+		for _, t := range targets {
+			h.router.Send(t, retract)
+		}
 	}
-	if h.router.Session(p.caller, p.callerFull) == p.proposer {
-		h.router.Send(p.proposer, jmiMessage{
+	if d := h.router.Session(p.caller, p.callerFull); d != nil && (d == p.proposer || p.proposer == nil) {
+		h.router.Send(d, jmiMessage{
 			from: p.rejectFrom, to: p.callerFull, id: h.router.NewID(),
 			ns: p.ns, name: "reject", sid: p.sid, cond: cond, text: text, tieBreak: tie,
 		}.append(nil))
 	}
 }
 
-// storeRetract keeps a server-made retract for an offline callee.
+// subset reports whether every session of a is in b.
+func subset(a, b []*router.Session) bool {
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// storeRetract hands a server-made retract to offline storage, which
+// delivers it to the callee's available devices or keeps it.
 func (h *Handler) storeRetract(ctx context.Context, p stop, raw []byte) {
 	st, err := wire.NewFramedDecoder(bytes.NewReader(raw), wire.Limits{MaxStanzaBytes: len(raw) + 1}).Next()
 	if err == nil {

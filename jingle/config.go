@@ -16,6 +16,7 @@ const (
 	DefaultCallTimeout = time.Hour
 	DefaultMaxCalls    = 100_000
 	DefaultMaxRinging  = 16
+	DefaultMaxCounted  = 10_000
 )
 
 // CarbonState says which sessions get XEP-0280 carbons; xmpp/carbons'
@@ -39,6 +40,11 @@ type Config struct {
 	// MaxRinging bounds the calls one account may have ringing at once; a
 	// propose beyond it is refused with resource-constraint; default 16.
 	MaxRinging int
+	// MaxCounted bounds the calls offered through offline storage that
+	// are remembered once counted (about 150 bytes each), so that an
+	// offer delivered again, after a delivery was cut short, is not
+	// counted twice; default 10,000.
+	MaxCounted int
 
 	// Carbons tells which sessions get carbons; nil: none do.
 	Carbons CarbonState
@@ -68,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxRinging == 0 {
 		c.MaxRinging = DefaultMaxRinging
 	}
+	if c.MaxCounted == 0 {
+		c.MaxCounted = DefaultMaxCounted
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,6 +96,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxRinging < 0 {
 		errs = append(errs, errors.New("jingle: negative max ringing calls"))
+	}
+	if c.MaxCounted < 0 {
+		errs = append(errs, errors.New("jingle: negative max counted calls"))
 	}
 	return errors.Join(errs...)
 }

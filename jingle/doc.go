@@ -120,18 +120,27 @@
 // it, so a device that logs in later reads propose and retract as a
 // missed call instead of ringing for a dead call.
 //
+// A retract for an offer that went to offline storage goes through offline
+// storage too: it waits for a login delivery under way, so it never
+// overtakes the offer it ends, then reaches the available devices (or is
+// kept). Devices it would not reach (negative priority, or reached by the
+// offer and gone unavailable) get it directly.
+//
 // The registry does not survive a restart, and neither does the timer: an
 // offer stored for an offline callee by a server that stopped before the
-// ring timeout has no retract after it. FollowStored makes one when the
-// offer is delivered (xmpp/offline calls it at login): an offer older
-// than the ring timeout with nothing stored after it that ends it
-// (retract, finish, proceed, accept or reject of the same id) is
-// followed, in the same delivery, by a <retract/> with reason <timeout/>
-// from the caller's proposing resource, delay-stamped with the time the
-// call timed out, and counted as missed. Nothing is stored for this, so a
-// delivery cut short makes it again, and counts it again, at the next
-// login. An offer still younger than the ring timeout at login rings; with
-// the registry gone, nothing ends it but the caller or the device.
+// ring timeout has no retract after it. FollowStored takes over when the
+// offer is delivered (xmpp/offline calls it at login), for an offer with
+// nothing stored after it that ends it (retract, finish, proceed, accept
+// or reject of the same id) and that the registry does not know. One
+// older than the ring timeout is followed, in the same delivery, by a
+// <retract/> with reason <timeout/> from the caller's proposing resource,
+// delay-stamped with the time the call timed out, and counted as missed.
+// One still within the ring timeout rings and is re-armed: it enters the
+// registry with the time it has left, so the timer ends it as above, the
+// reject going to whatever session is bound to the proposing full JID by
+// then. The last Config.MaxCounted calls counted from storage are
+// remembered, so an offer delivered again after a delivery was cut short
+// is not counted twice; a restart forgets them.
 //
 // # Jingle IQs
 //

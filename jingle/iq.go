@@ -97,7 +97,7 @@ func (h *Handler) ObserveIQ(_ context.Context, from *router.Session, st *wire.St
 		local, _, _ := strings.Cut(toBare, "@")
 		h.addLocked(&call{
 			key: callKey{fromBare, sid}, callee: router.Account{Bare: toBare, Local: local},
-			proposer: from, state: stateRinging, proposed: now, expires: now.Add(h.cfg.RingTimeout),
+			callerFull: from.FullString(), proposer: from, state: stateRinging, proposed: now, expires: now.Add(h.cfg.RingTimeout),
 		})
 	case "session-accept":
 		if c != nil {

@@ -67,7 +67,7 @@ func New(cfg Config) (*Handler, error) {
 		carbons:   cfg.Carbons,
 		observers: cfg.Observers,
 		offline:   cfg.Offline,
-		reg:       newRegistry(),
+		reg:       newRegistry(cfg.MaxCounted),
 	}
 	m, err := newMetrics(cfg.Registerer, h.Len)
 	if err != nil {
@@ -139,12 +139,21 @@ func (h *Handler) addLocked(c *call) {
 	h.metrics.active.Inc()
 }
 
-// countLocked counts c's outcome once.
+// countLocked counts c's outcome once. A call whose offer was stored
+// offline is remembered as counted beyond its entry: the offer may be
+// delivered again later (see FollowStored).
 func (h *Handler) countLocked(c *call, o outcome) {
-	if !c.counted {
-		c.counted = true
-		h.metrics.calls[o].Inc()
+	if c.counted {
+		return
 	}
+	c.counted = true
+	if c.stored {
+		if h.reg.counted.has(c.key) {
+			return // a call re-armed from storage and counted before
+		}
+		h.reg.counted.add(c.key)
+	}
+	h.metrics.calls[o].Inc()
 }
 
 // endLocked ends c with outcome o (unless one was counted already) and

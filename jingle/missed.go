@@ -26,18 +26,28 @@ type storedCall struct {
 	proposed time.Time
 }
 
-// FollowStored implements xmpp/offline's Follower. It makes the
-// missed-call record that the ring timer would have stored, had the
-// server still been running when the timeout passed: a stored <propose/>
-// whose ring timeout has passed by now, with no <retract/>, <finish/>,
-// <proceed/>, <accept/> or <reject/> of the same id stored after it, is
-// followed by a <retract/> with reason <timeout/> from the caller's
-// proposing resource, stamped with the time the call timed out. The device
-// that logs in then reads a missed call instead of ringing for a call
-// that is long dead. A call the registry does not know (the server that
-// rang it is gone) counts as missed; one it knows is its timer's to count.
+// FollowStored implements xmpp/offline's Follower. The ring timer does
+// not survive a restart, so it takes over for stored offers that nothing
+// stored after them ends (no <retract/>, <finish/>, <proceed/>, <accept/>
+// or <reject/> of the same id) and that the registry does not know:
 //
-// When an expired offer ends a run that is not the last, whether a later
+//   - An offer whose ring timeout has passed is followed, in the same
+//     delivery, by the <retract/> with reason <timeout/> that the timer
+//     would have stored: from the caller's proposing resource, stamped
+//     with the time the call timed out. The device that logs in reads a
+//     missed call instead of ringing for a call that is long dead.
+//   - An offer still within its ring timeout rings, and is re-armed: it
+//     enters the registry with the time it has left, so the ring timer
+//     ends it as it would have (a retract to the callee's devices, the
+//     reject to the caller's proposing resource if it is bound again)
+//     unless the caller, a device or a tie-break ends it first.
+//
+// Either way the call counts as missed once: a call the registry knows is
+// its timer's to count, and one already counted from storage is
+// remembered (Config.MaxCounted), so an offer delivered again after a
+// delivery was cut short is not counted again.
+//
+// When such an offer ends a run that is not the last, whether a later
 // message ends it is not known yet: FollowStored judges the run up to
 // that offer, and offline delivery shows it again with what follows.
 func (h *Handler) FollowStored(ctx context.Context, to router.Account, msgs []storage.OfflineMessage, last bool, now time.Time) (int, []storage.OfflineMessage) {
@@ -56,7 +66,7 @@ func (h *Handler) FollowStored(ctx context.Context, to router.Account, msgs []st
 	}
 	var after []storage.OfflineMessage
 	for k, c := range calls {
-		if c.act != actPropose || now.Before(c.proposed.Add(h.cfg.RingTimeout)) || endedLater(calls[k+1:], c.sid) {
+		if c.act != actPropose || endedLater(calls[k+1:], c.sid) {
 			continue
 		}
 		if !last {
@@ -66,6 +76,13 @@ func (h *Handler) FollowStored(ctx context.Context, to router.Account, msgs []st
 			}
 			return c.i, after
 		}
+		key := callKey{string(bareOf([]byte(c.from))), c.sid}
+		if now.Before(c.proposed.Add(h.cfg.RingTimeout)) {
+			if h.rearm(key, to, c, now) {
+				h.log.DebugContext(ctx, "a stored call offer rings again until its ring timeout", "jid", to.Bare, "sid", c.sid)
+			}
+			continue
+		}
 		if after == nil {
 			after = make([]storage.OfflineMessage, len(msgs))
 		}
@@ -73,7 +90,7 @@ func (h *Handler) FollowStored(ctx context.Context, to router.Account, msgs []st
 			Stanza:  h.missedRetract(to, c),
 			Created: c.proposed.Add(h.cfg.RingTimeout),
 		}
-		h.countMissed(callKey{string(bareOf([]byte(c.from))), c.sid})
+		h.countMissed(key)
 		h.log.DebugContext(ctx, "a stored call offer timed out while nobody ended it", "jid", to.Bare, "sid", c.sid)
 	}
 	return len(msgs), after
@@ -123,12 +140,39 @@ func (h *Handler) missedRetract(to router.Account, c storedCall) []byte {
 }
 
 // countMissed counts a call whose missed-call record was made at delivery,
-// unless the registry knows it: then it was counted when it ended, or
-// will be when its timer fires.
+// unless the registry knows it (then it was counted when it ended, or will
+// be when its timer fires) or it was counted from storage before.
 func (h *Handler) countMissed(k callKey) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.reg.get(k) == nil {
-		h.metrics.calls[outMissed].Inc()
+	if h.reg.get(k) != nil || h.reg.counted.has(k) {
+		return
 	}
+	h.reg.counted.add(k)
+	h.metrics.calls[outMissed].Inc()
+}
+
+// rearm registers the stored offer c, still within its ring timeout, as a
+// ringing call of the account to, unless the registry knows the call
+// (this server rang it, or re-armed it at an earlier delivery) or counted
+// it already. It reports whether it did. The entry's deadline is the
+// offer's own, so the timer ends the call when the server that rang it
+// would have; the call is marked stored, so the timer's retract waits for
+// the delivery under way (see stopRinging) and is kept when no device is
+// left to take it.
+func (h *Handler) rearm(k callKey, to router.Account, c storedCall, now time.Time) bool {
+	if len(k.sid) > MaxIDBytes {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.reg.get(k) != nil || h.reg.counted.has(k) {
+		return false
+	}
+	h.addLocked(&call{
+		key: k, ns: c.ns, callee: to, callerFull: c.from, state: stateRinging, stored: true,
+		proposed: c.proposed, expires: c.proposed.Add(h.cfg.RingTimeout),
+	})
+	h.rearmLocked(now)
+	return true
 }

@@ -43,16 +43,19 @@ func (o outcome) String() string {
 
 // call is one registry entry. Every field is guarded by Handler.mu.
 type call struct {
-	key       callKey
-	ns        string         // JMI namespace of the propose; "" for a call seen only as Jingle IQs
-	callee    router.Account // the account called
-	proposer  *router.Session
-	reached   []*router.Session // sessions the offer was delivered to
-	stored    bool              // the offer went to offline storage
-	state     callState
-	counted   bool // the outcome is in ringd_jingle_calls_total
-	lostGlare bool // a propose the server never delivered (it lost a tie-break)
-	rang      bool
+	key    callKey
+	ns     string         // JMI namespace of the propose; "" for a call seen only as Jingle IQs
+	callee router.Account // the account called
+	// callerFull is the full JID that proposed; proposer its session, nil
+	// for a call re-armed from offline storage after a restart.
+	callerFull string
+	proposer   *router.Session
+	reached    []*router.Session // sessions the offer was delivered to
+	stored     bool              // the offer went to offline storage
+	state      callState
+	counted    bool // the outcome is in ringd_jingle_calls_total
+	lostGlare  bool // a propose the server never delivered (it lost a tie-break)
+	rang       bool
 
 	proposed time.Time
 	answered time.Time
@@ -72,13 +75,16 @@ type registry struct {
 	byTime  callHeap
 	oldest  *call
 	newest  *call
+	// counted outlives the calls: see countedSet.
+	counted countedSet
 }
 
-func newRegistry() registry {
+func newRegistry(maxCounted int) registry {
 	return registry{
 		calls:   make(map[callKey]*call),
 		pairs:   make(map[pairKey]*call),
 		ringing: make(map[string]int),
+		counted: countedSet{max: maxCounted, keys: make(map[callKey]struct{})},
 	}
 }
 
@@ -171,6 +177,38 @@ func (r *registry) next() *call {
 		return nil
 	}
 	return r.byTime[0]
+}
+
+// countedSet remembers the most recent calls whose offer went to offline
+// storage and whose outcome was counted, at most max of them, the oldest
+// forgotten first. A stored offer can be delivered more than once (a
+// delivery cut short leaves it stored) and long after its registry entry
+// is gone; the set keeps such a call from being counted again.
+type countedSet struct {
+	max  int
+	keys map[callKey]struct{}
+	fifo []callKey // in the order added; a ring once it holds max
+	next int       // the oldest key, once fifo is full
+}
+
+func (s *countedSet) has(k callKey) bool {
+	_, ok := s.keys[k]
+	return ok
+}
+
+// add remembers k, forgetting the oldest key when the set is full.
+func (s *countedSet) add(k callKey) {
+	if s.max <= 0 || s.has(k) {
+		return
+	}
+	if len(s.fifo) < s.max {
+		s.fifo = append(s.fifo, k)
+	} else {
+		delete(s.keys, s.fifo[s.next])
+		s.fifo[s.next] = k
+		s.next = (s.next + 1) % s.max
+	}
+	s.keys[k] = struct{}{}
 }
 
 // callHeap orders calls by deadline (container/heap).

@@ -272,7 +272,7 @@ func TestCloseStopsTheTimer(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	for _, cfg := range []jingle.Config{
-		{RingTimeout: -1}, {CallTimeout: -1}, {MaxCalls: -1}, {MaxRinging: -1},
+		{RingTimeout: -1}, {CallTimeout: -1}, {MaxCalls: -1}, {MaxRinging: -1}, {MaxCounted: -1},
 	} {
 		if _, err := jingle.New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil error, want one", cfg)

@@ -169,7 +169,7 @@ func (h *Handler) offerLocked(m *msg, now time.Time) (v verdict) {
 		return v
 	}
 	c := &call{
-		key: key, ns: m.ns, callee: m.to, proposer: m.s, state: stateRinging,
+		key: key, ns: m.ns, callee: m.to, callerFull: m.s.FullString(), proposer: m.s, state: stateRinging,
 		proposed: now, expires: now.Add(h.cfg.RingTimeout),
 	}
 	var other *call
@@ -188,7 +188,7 @@ func (h *Handler) offerLocked(m *msg, now time.Time) (v verdict) {
 	}
 	c.lostGlare = true
 	h.endLocked(c, outGlare, now)
-	v.lostTo = other.proposer.FullString()
+	v.lostTo = other.callerFull
 	return v
 }
 

@@ -36,10 +36,29 @@ type nopConn struct{}
 func (nopConn) Deliver([]byte) bool { return true }
 func (nopConn) Close(string)        {}
 
+// blocks says whether a broadcast fixture has XEP-0191 blocking wired
+// and how many of alice's online contacts she blocked.
+type blocks struct {
+	wired   bool
+	blocked int
+}
+
+func (b blocks) String() string {
+	switch {
+	case !b.wired:
+		return "blocking=off"
+	case b.blocked == 0:
+		return "blocking=on"
+	}
+	return fmt.Sprintf("blocking=on,blocked=%d", b.blocked)
+}
+
 // broadcastFixture: alice has contacts subscribed to her presence, online
 // of them available with one resource each, and one other resource of her
 // own; it returns alice's available session and a status change from it.
-func broadcastFixture(tb testing.TB, contacts, online int) (*env, *router.Session, *wire.Stanza) {
+// With bl.wired, xmpp/blocking is the Blocker, and alice blocked the first
+// bl.blocked contacts.
+func broadcastFixture(tb testing.TB, contacts, online int, bl blocks) (*env, *router.Session, *wire.Stanza) {
 	tb.Helper()
 	m := memRosters{}
 	for i := range contacts {
@@ -47,7 +66,19 @@ func broadcastFixture(tb testing.TB, contacts, online int) (*env, *router.Sessio
 		m["alice"] = append(m["alice"], storage.RosterItem{Contact: long(c), Subscription: storage.SubFrom})
 		m[c] = []storage.RosterItem{{Contact: long("alice"), Subscription: storage.SubTo}}
 	}
-	e := newEnvWith(tb, m)
+	var e *env
+	if bl.wired {
+		e = newEnvBlocking(tb, m)
+		var jids []string
+		for i := range bl.blocked {
+			jids = append(jids, long(fmt.Sprintf("c%d", i)))
+		}
+		if err := e.store.Block(e.ctx, "alice", jids); err != nil {
+			tb.Fatalf("Block() = %v", err)
+		}
+	} else {
+		e = newEnvWith(tb, m)
+	}
 	bind := func(j string) *router.Session {
 		s, err := e.r.Bind(jid.MustParse(long(j)), nopConn{})
 		if err != nil {
@@ -76,15 +107,25 @@ func broadcastFixture(tb testing.TB, contacts, online int) (*env, *router.Sessio
 	return e, alice, st
 }
 
+// BenchmarkBroadcast measures a status change fanned out to alice's
+// contacts, without and with XEP-0191 blocking wired (whose common case,
+// nobody blocking anybody, should cost little):
+// go test -run '^$' -bench Broadcast -benchmem ./presence/
 func BenchmarkBroadcast(b *testing.B) {
 	for _, online := range []int{0, 10, 100} {
-		b.Run(fmt.Sprintf("contacts=200/online=%d", online), func(b *testing.B) {
-			e, alice, st := broadcastFixture(b, 200, online)
-			b.ReportAllocs()
-			for b.Loop() {
-				e.r.Route(e.ctx, alice, st)
-			}
-		})
+		variants := []blocks{{}, {wired: true}}
+		if online > 0 {
+			variants = append(variants, blocks{wired: true, blocked: online / 10})
+		}
+		for _, bl := range variants {
+			b.Run(fmt.Sprintf("contacts=200/online=%d/%v", online, bl), func(b *testing.B) {
+				e, alice, st := broadcastFixture(b, 200, online, bl)
+				b.ReportAllocs()
+				for b.Loop() {
+					e.r.Route(e.ctx, alice, st)
+				}
+			})
+		}
 	}
 }
 
@@ -94,12 +135,21 @@ func BenchmarkBroadcast(b *testing.B) {
 // reached, one
 // session snapshot (router.Sessions) and one addressed copy
 // (router.WithTo). Offline contacts cost nothing.
+// With blocking wired and nobody blocking anybody, the checks add no
+// allocation: the block lists are cached after the first broadcast.
 func TestBroadcastAllocs(t *testing.T) {
 	const online = 10
-	e, alice, st := broadcastFixture(t, 200, online)
-	got := testing.AllocsPerRun(100, func() { e.r.Route(e.ctx, alice, st) })
-	// +1 account: alice's own.
-	if limit := float64(9 + 2*(online+1)); got > limit {
-		t.Errorf("allocations per broadcast = %v, want at most %v", got, limit)
+	var allocs []float64
+	for _, bl := range []blocks{{}, {wired: true}} {
+		e, alice, st := broadcastFixture(t, 200, online, bl)
+		got := testing.AllocsPerRun(100, func() { e.r.Route(e.ctx, alice, st) })
+		// +1 account: alice's own.
+		if limit := float64(9 + 2*(online+1)); got > limit {
+			t.Errorf("%v: allocations per broadcast = %v, want at most %v", bl, got, limit)
+		}
+		allocs = append(allocs, got)
+	}
+	if allocs[1] > allocs[0] {
+		t.Errorf("allocations per broadcast = %v with blocking wired, %v without: want no more", allocs[1], allocs[0])
 	}
 }

@@ -20,27 +20,61 @@ func (p *Presence) blocks(ctx context.Context, user, j string) bool {
 	return b
 }
 
-// hidden reports whether presence from the session from must not reach
-// the session to (XEP-0191 §3.3): to's user blocked from's JID (no stanza
-// from a blocked JID reaches the user), or from's user blocked to's JID
-// (the user appears unavailable to it). Sessions of one account are never
-// hidden from each other. Without a Blocker, or when the answers are
-// cached, it does not allocate.
-func (p *Presence) hidden(ctx context.Context, from, to *router.Session) bool {
-	if p.blocker == nil || from.BareString() == to.BareString() {
-		return false
-	}
-	return p.blocks(ctx, to.Username(), from.FullString()) || p.blocks(ctx, from.Username(), to.FullString())
+// blocksAnyone reports whether the local account user blocked anybody; an
+// unreadable list counts as yes (blocks then decides).
+func (p *Presence) blocksAnyone(ctx context.Context, user string) bool {
+	b, err := p.blocker.BlocksAnyone(ctx, user)
+	return b || err != nil
 }
 
-// visible filters sessions, in place, down to those not hidden from from.
-func (p *Presence) visible(ctx context.Context, from *router.Session, sessions []*router.Session) []*router.Session {
-	if p.blocker == nil {
+// blockView answers, for one session s, which other sessions a block
+// stands between it and (XEP-0191 §3.3): d's user blocked s's JID (no
+// stanza from a blocked JID reaches the user), or s's user blocked d's JID
+// (the user appears unavailable to it). The relation is symmetric, so one
+// view serves presence from s (a broadcast) and presence to s (probe
+// answers). It asks each user's list once: s's when it is made, and that
+// of the account of the sessions asked about, which come account by
+// account. Sessions of one account are never hidden from each other.
+type blockView struct {
+	p       *Presence
+	ctx     context.Context
+	s       *router.Session
+	sBlocks bool   // s's user blocked somebody
+	user    string // the account last asked about
+	hidesS  bool   // whether user blocked s
+}
+
+// blockView returns the view of s. Without a Blocker it hides nothing.
+func (p *Presence) blockView(ctx context.Context, s *router.Session) blockView {
+	v := blockView{p: p, ctx: ctx, s: s}
+	if p.blocker != nil {
+		v.sBlocks = p.blocksAnyone(ctx, s.Username())
+	}
+	return v
+}
+
+// hides reports whether a block stands between v's session and d. Without
+// a Blocker, or with the lists cached, it does not allocate.
+func (v *blockView) hides(d *router.Session) bool {
+	p := v.p
+	if p.blocker == nil || d.BareString() == v.s.BareString() {
+		return false
+	}
+	if u := d.Username(); u != v.user {
+		v.user = u
+		v.hidesS = p.blocksAnyone(v.ctx, u) && p.blocks(v.ctx, u, v.s.FullString())
+	}
+	return v.hidesS || v.sBlocks && p.blocks(v.ctx, v.s.Username(), d.FullString())
+}
+
+// visible filters sessions, in place, down to those v does not hide.
+func (v *blockView) visible(sessions []*router.Session) []*router.Session {
+	if v.p.blocker == nil {
 		return sessions
 	}
 	k := 0
 	for _, d := range sessions {
-		if !p.hidden(ctx, from, d) {
+		if !v.hides(d) {
 			sessions[k] = d
 			k++
 		}

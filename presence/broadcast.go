@@ -83,12 +83,13 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 		return
 	}
 	own := s.BareString()
+	view := p.blockView(ctx, s)
 	n := 0
 	for to, bare := range st.directed {
 		if wasAvailable && (bare == own || hasSubscriber(items, bare)) {
 			continue // had the broadcast
 		}
-		n += p.sendAll(p.visible(ctx, s, p.recipients(to, bare)), router.WithTo(raw, to))
+		n += p.sendAll(view.visible(p.recipients(to, bare)), router.WithTo(raw, to))
 	}
 	p.metrics.deliveries.Add(float64(n))
 	clear(st.directed)
@@ -101,34 +102,34 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 // user's own available resources (RFC 6121 §4.2.2, §4.4.2, §4.5.2), plus
 // self if it is no longer available (the resource that sent an unavailable
 // presence gets it back). A contact's session that a block stands between
-// gets nothing (see hidden). Coalescing and rate limiting belong here.
+// gets nothing (see blockView). Coalescing and rate limiting belong here.
 func (p *Presence) fanout(ctx context.Context, s *router.Session, raw []byte, items []storage.RosterItem, self *router.Session) {
 	p.metrics.broadcasts.Inc()
 	own := s.BareString()
-	n := p.toAvailable(ctx, nil, own, raw, self)
+	view := p.blockView(ctx, s)
+	n := p.toAvailable(&view, own, raw, self)
 	for i := range items {
 		it := &items[i]
 		if it.Contact == own || !hasFrom(it.Subscription) {
 			continue
 		}
-		n += p.toAvailable(ctx, s, it.Contact, raw, nil)
+		n += p.toAvailable(&view, it.Contact, raw, nil)
 	}
 	p.metrics.deliveries.Add(float64(n))
 }
 
 // toAvailable delivers raw, addressed to the bare JID bare, to that
 // account's available sessions and to also (nil for none) if it is one of
-// the account's sessions, except those hidden from from, its sender (nil
-// when bare is the sender's own account). It returns how many sessions it
-// reached.
-func (p *Presence) toAvailable(ctx context.Context, from *router.Session, bare string, raw []byte, also *router.Session) int {
+// the account's sessions, except those view hides. It returns how many
+// sessions it reached.
+func (p *Presence) toAvailable(view *blockView, bare string, raw []byte, also *router.Session) int {
 	var b []byte
 	n := 0
 	for _, d := range p.router.Sessions(bare) {
 		if !d.Available() && d != also {
 			continue
 		}
-		if from != nil && p.hidden(ctx, from, d) {
+		if view.hides(d) {
 			continue
 		}
 		if b == nil {
@@ -148,12 +149,13 @@ func (p *Presence) toAvailable(ctx context.Context, from *router.Session, bare s
 func (p *Presence) answerProbes(ctx context.Context, s *router.Session, items []storage.RosterItem) {
 	own := s.BareString()
 	n := p.sendCurrent(s, p.router.Sessions(own), "")
+	view := p.blockView(ctx, s)
 	for i := range items {
 		it := &items[i]
 		if it.Contact == own || !hasTo(it.Subscription) {
 			continue
 		}
-		n += p.probeAccount(ctx, s, it.Contact, "")
+		n += p.probeAccount(ctx, &view, it.Contact, "")
 	}
 	p.metrics.deliveries.Add(float64(n))
 }
@@ -164,13 +166,14 @@ func (p *Presence) answerProbes(ctx context.Context, s *router.Session, items []
 // presence of the account's available resources (only of the one bound to
 // full, when full is not ""). An account with no available resource, or
 // that s's user is not subscribed to, sends nothing (the "not reply at
-// all" option of §4.3.2); nor does a session hidden from s by a block. It
+// all" option of §4.3.2); nor does a session that view, s's, hides. It
 // returns how many presences it sent.
-func (p *Presence) probeAccount(ctx context.Context, s *router.Session, bare, full string) int {
+func (p *Presence) probeAccount(ctx context.Context, view *blockView, bare, full string) int {
+	s := view.s
 	sessions := p.router.Sessions(bare)
 	k := 0
 	for _, d := range sessions {
-		if (full == "" || d.FullString() == full) && p.current(d) != nil && !p.hidden(ctx, d, s) {
+		if (full == "" || d.FullString() == full) && p.current(d) != nil && !view.hides(d) {
 			sessions[k] = d
 			k++
 		}

@@ -25,12 +25,16 @@ type Rosters interface {
 
 // Blocker tells whether a user blocked a JID (XEP-0191); xmpp/blocking's
 // Handler is one. Presence the package sends itself does not pass the
-// router's stanza gate, so it asks.
+// router's stanza gate, so it asks. Both methods are asked during every
+// broadcast, so they must be cheap, and must not allocate, when their
+// answer is cached.
 type Blocker interface {
-	// Blocks reports whether the local account user (a localpart) blocked
-	// jid, a JID in canonical form (a session's full JID string). It is
-	// asked for every copy of a broadcast, so it must be cheap, and must
-	// not allocate, when its answer is cached.
+	// BlocksAnyone reports whether the local account user (a localpart)
+	// blocked any JID. Most users block nobody: a broadcast asks this
+	// once per account it reaches, and Blocks only when it says yes.
+	BlocksAnyone(ctx context.Context, user string) (bool, error)
+	// Blocks reports whether user blocked jid, a JID in canonical form
+	// (a session's full JID string).
 	Blocks(ctx context.Context, user, jid string) (bool, error)
 }
 

@@ -27,7 +27,8 @@ func (p *Presence) directed(ctx context.Context, st *session, ps *router.Stanza)
 	// address it was sent to; a bare JID may still reach a resource
 	// blocked by its full JID.
 	n := 0
-	if d := p.visible(ctx, st.s, p.recipients(key, bare)); len(d) > 0 {
+	view := p.blockView(ctx, st.s)
+	if d := view.visible(p.recipients(key, bare)); len(d) > 0 {
 		n = p.sendAll(d, rewrite(ps.St, st.s.FullString()))
 		p.metrics.deliveries.Add(float64(n))
 	}
@@ -107,7 +108,8 @@ func (p *Presence) handleProbe(ctx context.Context, ps *router.Stanza) {
 		if to.Resourcepart() != "" {
 			full = to.String()
 		}
-		n = p.probeAccount(ctx, s, to.Bare().String(), full)
+		view := p.blockView(ctx, s)
+		n = p.probeAccount(ctx, &view, to.Bare().String(), full)
 	}
 	p.metrics.deliveries.Add(float64(n))
 }

@@ -32,6 +32,16 @@
 // hands them to; this package only reads rosters. It must not block on a
 // session: everything goes out through router.Send, which only enqueues.
 //
+// Blocking (XEP-0191): presence this package sends itself does not pass
+// the router's stanza gate, so with a Config.Blocker it keeps every kind
+// of it (broadcasts, probe answers, directed presence to a bare JID, the
+// unavailable presence of a session that ends) from crossing a block: a
+// session gets no presence from a JID its user blocked, nor from a user
+// who blocked its JID (§3.3). When a user blocks a JID that got directed
+// presence, RevokeDirected sends it the unavailable presence it would
+// otherwise never get. The common case, nobody blocking anybody, costs
+// one cached lookup per account a broadcast reaches and no allocation.
+//
 // All broadcasts go through one fan-out path (Presence.fanout), where
 // per-contact coalescing and per-session rate limiting ("signal, then
 // fetch", ARCHITECTURE.md) can be added without touching the protocol

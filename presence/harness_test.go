@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringd/ringd/storage"
 	"github.com/ringd/ringd/storage/sqlite"
+	"github.com/ringd/ringd/xmpp/blocking"
 	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/wire"
 )
@@ -108,6 +109,19 @@ func newEnv(t testing.TB) *env {
 // rosters instead of the store (nil: the store).
 func newEnvWith(t testing.TB, rosters Rosters) *env {
 	t.Helper()
+	return newEnvOpts(t, rosters, false)
+}
+
+// newEnvBlocking is newEnv with XEP-0191 blocking wired as xmpp/server
+// wires it: the router's stanza gate, the block lists in the store, the
+// presence feature's Blocker and blocking's DirectedPresence.
+func newEnvBlocking(t testing.TB, rosters Rosters) *env {
+	t.Helper()
+	return newEnvOpts(t, rosters, true)
+}
+
+func newEnvOpts(t testing.TB, rosters Rosters, blocks bool) *env {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringd.db"))
 	if err != nil {
@@ -128,11 +142,23 @@ func newEnvWith(t testing.TB, rosters Rosters) *env {
 	if rosters == nil {
 		rosters = store
 	}
-	p, err := New(Config{Router: r, Rosters: rosters, Registerer: reg, Now: clock.Now})
+	cfg := Config{Router: r, Rosters: rosters, Registerer: reg, Now: clock.Now}
+	var bl *blocking.Handler
+	if blocks {
+		if bl, err = blocking.New(blocking.Config{Store: store, Rosters: store}); err != nil {
+			t.Fatalf("blocking.New() = %v", err)
+		}
+		bl.Register(r)
+		cfg.Blocker = bl
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
 	p.Register(r)
+	if bl != nil {
+		bl.SetDirected(p)
+	}
 	e := &env{t: t, ctx: ctx, store: store, r: r, p: p, clock: clock, reg: reg,
 		clients: make(map[string]*client), initial: make(map[string]int)}
 	r.OnInitialPresence(func(_ context.Context, s *router.Session) {

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""XEP-0191 blocking and calls: a blocked caller is refused at once.
+"""XEP-0191 blocking: a blocked caller is refused at once, and presence
+does not cross a block.
 
     blocking.py --port P --alice alice@localhost --alice-password pw
-        --bob bob@localhost --bob-password pw --scenario online|offline
+        --bob bob@localhost --bob-password pw
+        --scenario online|offline|presence
         [--app pushapp@localhost/srv --app-password pw]
 
 The block list is driven with slixmpp's XEP-0191 plugin, as a client
@@ -26,6 +28,17 @@ offline  app and alice log in. The phone logs in, registers the app
          unblocks alice and logs out; "ready" and stdin again. alice calls
          (call-2): the app server gets a notification. The phone logs in
          and gets the stored offer.
+presence alice (desk) and the phone log in, available, and subscribe to
+         each other. The phone fetches its list and blocks alice: each
+         gets the other's unavailable presence. "phase" blocked. Both
+         change status ("alice blocked", "phone blocked"), and alice logs
+         in a second resource (ALICE/laptop), whose login probes bob; the
+         phone changes status again ("phone blocked 2"). A ping round trip
+         from everyone lets whatever was sent arrive. "phase" unblocking.
+         The phone unblocks alice: alice's resources get the phone's
+         current presence and the phone theirs. The phone sets "phone
+         unblocked", alice "alice unblocked", and each waits until the
+         other side has seen it.
 
 Events besides those of common.py, call_lib.py and push_app.py:
 
@@ -38,6 +51,9 @@ Events besides those of common.py, call_lib.py and push_app.py:
                    space-separated)
     blocking_push  the server pushed a change of the list: what (block or
                    unblock), message (its JIDs, as for blocklist)
+    phase          (presence) the scenario reached a step: message
+                   (blocked, unblocking); every presence event between the
+                   two was received while alice was blocked
 """
 
 import asyncio
@@ -218,9 +234,72 @@ async def offline(events, args, clients):
     stdin.close()
 
 
+async def subscribe(events, user, contact):
+    """user subscribes to contact's presence, and contact approves."""
+    mark = events.mark()
+    user.send_presence_subscription(pto=contact.boundjid.bare, ptype="subscribe")
+    await events.expect({"event": "presence", "client": contact.label, "type": "subscribe",
+                         "from": user.boundjid.bare}, since=mark)
+    contact.send_presence_subscription(pto=user.boundjid.bare, ptype="subscribed")
+    await events.expect({"event": "presence", "client": user.label, "type": "subscribed",
+                         "from": contact.boundjid.bare}, since=mark)
+
+
+async def set_status(events, client, status, seen_by=()):
+    """Broadcasts available presence with status and waits until it came
+    back to client and reached every client of seen_by."""
+    mark = events.mark()
+    client.send_presence(pstatus=status)
+    for c in (client,) + tuple(seen_by):
+        await events.expect({"event": "presence", "client": c.label, "from": str(client.boundjid),
+                             "type": "available", "status": status}, since=mark)
+
+
+async def presence(events, args, clients):
+    alice = Device(events, args, "alice", args.alice + "/desk", args.alice_password)
+    phone = Device(events, args, "phone", args.bob + "/phone", args.bob_password)
+    clients.extend([alice, phone])
+    await call_lib.connect_all([alice, phone])
+    await subscribe(events, alice, phone)
+    await subscribe(events, phone, alice)
+    await set_status(events, alice, "alice before", seen_by=[phone])
+    await set_status(events, phone, "phone before", seen_by=[alice])
+
+    await phone.fetch_blocklist()
+    mark = events.mark()
+    await phone.block(args.alice)
+    await events.expect({"event": "presence", "client": "alice", "from": str(phone.boundjid),
+                         "type": "unavailable"}, since=mark)
+    await events.expect({"event": "presence", "client": "phone", "from": str(alice.boundjid),
+                         "type": "unavailable"}, since=mark)
+    events.emit("phase", message="blocked")
+    await set_status(events, alice, "alice blocked")
+    await set_status(events, phone, "phone blocked")
+    laptop = Device(events, args, "laptop", args.alice + "/laptop", args.alice_password)
+    clients.append(laptop)
+    await laptop.start()
+    await laptop.available_prio(0)
+    await set_status(events, phone, "phone blocked 2")
+    everyone = [alice, laptop, phone]
+    await call_lib.settle(events, everyone, everyone)
+    events.emit("phase", message="unblocking")
+
+    mark = events.mark()
+    await phone.unblock(args.alice)
+    for c, frm in ((alice, phone), (laptop, phone), (phone, alice), (phone, laptop)):
+        await events.expect({"event": "presence", "client": c.label, "from": str(frm.boundjid),
+                             "type": "available"}, since=mark)
+    await set_status(events, phone, "phone unblocked", seen_by=[alice, laptop])
+    await set_status(events, alice, "alice unblocked", seen_by=[phone])
+    await call_lib.settle(events, everyone, everyone)
+    await asyncio.gather(*(c.stop() for c in everyone))
+
+
 async def scenario(events, args, clients):
     if args.scenario == "online":
         await online(events, args, clients)
+    elif args.scenario == "presence":
+        await presence(events, args, clients)
     else:
         await offline(events, args, clients)
 
@@ -233,7 +312,7 @@ def main():
     p.add_argument("--bob-password", required=True)
     p.add_argument("--app", help="offline: the app server's full JID")
     p.add_argument("--app-password")
-    p.add_argument("--scenario", required=True, choices=("online", "offline"))
+    p.add_argument("--scenario", required=True, choices=("online", "offline", "presence"))
     common.run(scenario, p.parse_args())
 
 

@@ -5,6 +5,8 @@
         --alice-password pw --bob bob@localhost [--sid ID]
     call_restart.py --port P --phase login --bob bob@localhost
         --bob-password pw [--sid ID]
+    call_restart.py --port P --phase ring --alice alice@localhost
+        --alice-password pw --bob bob@localhost --bob-password pw [--sid ID]
 
 propose  alice (ALICE/desk) logs in, becomes available and calls bob's
          bare JID (propose --sid), who has no device online, so the offer
@@ -17,6 +19,13 @@ login    bob's phone (BOB/phone) logs in and becomes available, which
          anything else delivered has arrived, and logs out. Then a second
          device (BOB/tablet) does the same and must get nothing: the pair
          was delivered once.
+ring     the restarted server's ring timer takes over: alice's proposing
+         resource (ALICE/desk) logs in again and becomes available; then
+         bob's phone logs in, becomes available and gets the stored offer
+         (it rings); it waits for the retract of --sid, alice for the
+         reject of --sid, and a ping round trip from both lets anything
+         else arrive. The phone logs out, and a second device
+         (BOB/tablet) logs in and must get nothing.
 
 See call_lib.py and common.py for the events; a stored call message comes
 with its XEP-0203 delays.
@@ -59,16 +68,40 @@ async def login(events, args, clients):
     await tablet.stop()
 
 
+async def ring(events, args, clients):
+    alice = call_lib.CallClient(events, args, "alice", args.alice + "/desk", args.alice_password)
+    phone = call_lib.CallClient(events, args, "phone", args.bob + "/phone", args.bob_password)
+    clients.extend([alice, phone])
+    await call_lib.connect_all([alice])
+    await phone.start()
+    await phone.available_prio(1)
+    await events.expect({"event": "jmi", "client": "phone", "what": "propose", "id": args.sid})
+    await events.expect({"event": "jmi", "client": "phone", "what": "retract", "id": args.sid})
+    await events.expect({"event": "jmi", "client": "alice", "what": "reject", "id": args.sid})
+    await call_lib.settle(events, [alice, phone], [alice, phone])
+    await phone.stop()
+
+    tablet = call_lib.CallClient(events, args, "tablet", args.bob + "/tablet", args.bob_password)
+    clients.append(tablet)
+    await tablet.start()
+    await tablet.available_prio(1)
+    await call_lib.settle(events, [tablet], [alice])
+    await tablet.stop()
+    await alice.stop()
+
+
 async def scenario(events, args, clients):
     if args.phase == "propose":
         await propose(events, args, clients)
+    elif args.phase == "ring":
+        await ring(events, args, clients)
     else:
         await login(events, args, clients)
 
 
 def main():
     p = common.parser(__doc__.split("\n")[0])
-    p.add_argument("--phase", required=True, choices=("propose", "login"))
+    p.add_argument("--phase", required=True, choices=("propose", "login", "ring"))
     p.add_argument("--alice")
     p.add_argument("--alice-password")
     p.add_argument("--bob", required=True)

@@ -123,13 +123,27 @@ func (h *Handler) Register(r *router.Router) {
 // whether an item of the user's list matches it. It reads the cache,
 // loading the list on first use; when the list is cached it does not
 // allocate. The presence feature, whose broadcasts and probe answers do
-// not pass the router's gate, asks it (presence.Blocker).
+// not pass the router's gate, asks it (presence.Blocker) when
+// BlocksAnyone says yes.
 func (h *Handler) Blocks(ctx context.Context, user, other string) (bool, error) {
 	l, err := h.lists.get(ctx, user)
 	if err != nil {
 		return false, fmt.Errorf("blocking: list of %s: %w", user, err)
 	}
 	return l.blocks(addrOf(other)), nil
+}
+
+// BlocksAnyone reports whether the local account user (a localpart)
+// blocked any JID at all. Most users block nobody, so a feature that asks
+// about many JIDs for one user (a presence broadcast) asks this first. It
+// reads the cache like Blocks, and does not allocate when the list is
+// cached.
+func (h *Handler) BlocksAnyone(ctx context.Context, user string) (bool, error) {
+	l, err := h.lists.get(ctx, user)
+	if err != nil {
+		return false, fmt.Errorf("blocking: list of %s: %w", user, err)
+	}
+	return l.len() > 0, nil
 }
 
 // DirectedPresence is what blocking needs of the presence feature, which

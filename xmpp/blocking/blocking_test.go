@@ -138,6 +138,11 @@ func TestMatching(t *testing.T) {
 	if got, _ := f.h.Blocks(context.Background(), "bob", "alice@localhost"); got {
 		t.Error("Blocks(bob, alice) = true: alice's list applies to bob")
 	}
+	for user, want := range map[string]bool{"alice": true, "bob": false, "dave": false} {
+		if got, err := f.h.BlocksAnyone(context.Background(), user); err != nil || got != want {
+			t.Errorf("BlocksAnyone(%s) = %v, %v; want %v", user, got, err, want)
+		}
+	}
 }
 
 // TestEnforcement: what a blocked JID's stanzas to the user and the

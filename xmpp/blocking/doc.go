@@ -21,7 +21,11 @@
 // user's resources on block, their current presence on unblock; and if
 // the user is subscribed to the contact (to or both), the user's
 // resources get the contact's unavailable or current presence, so no
-// client keeps showing a blocked contact online.
+// client keeps showing a blocked contact online. The user's sessions that
+// sent directed presence (RFC 6121 §4.6) to a newly blocked JID send it
+// unavailable presence too: the presence feature, which alone knows where
+// directed presence went, does it when asked (DirectedPresence, installed
+// with SetDirected).
 //
 // # Enforcement
 //
@@ -47,10 +51,11 @@
 // blocked, nor stanzas to the server itself (a user who blocks the
 // server's domain blocks its other users, not the server).
 //
-// Not enforced here: presence the presence feature broadcasts itself
-// (initial and later available presence to subscribers, probes answered
-// at login) does not pass the router's gate. Blocks, which answers from
-// the same cache, is there for it.
+// Presence the presence feature sends itself (broadcasts to subscribers,
+// the answers to the probes of a login, the unavailable presence of a
+// session that ends) does not pass the router's gate: that feature asks
+// BlocksAnyone and Blocks, which answer from the same cache, and sends
+// nothing across a block either way.
 //
 // # Cost
 //

@@ -145,9 +145,10 @@ func (h *Handler) change(ctx context.Context, s *router.Session, jids []string, 
 		return nil
 	}
 	if block && h.directed != nil {
-		// Before announce: it waits for the presence handling of the
-		// user's sessions under way, which read the list before the
-		// change, so their broadcasts arrive before its unavailable.
+		// Before announce: RevokeDirected waits for the presence
+		// handling of the user's sessions under way, which may have read
+		// the list from before the change, so what that sends arrives
+		// before announce's unavailable presence.
 		h.directed.RevokeDirected(ctx, s.BareString(), func(j string) bool {
 			a := addrOf(j)
 			return after.blocks(a) && !before.blocks(a)
