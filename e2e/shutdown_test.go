@@ -220,12 +220,11 @@ func checkShutdownDelivery(t *testing.T, snd *chaosSender, recv *chaosReceiver, 
 		t.Errorf("only %d messages acked to the sender: nothing was in flight", len(ackedToSender))
 	}
 	// In order and none twice: strictly increasing; stamped.
-	var got []int
-	for i, g := range after {
-		got = append(got, g.seq)
-		if i > 0 && g.seq <= after[i-1].seq {
-			t.Errorf("after the restart message %d came after %d: out of order or twice", g.seq, after[i-1].seq)
-		}
+	got := seqs(after)
+	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+		t.Errorf("after the restart the messages came out of order or twice: %s (acked to the sender: %s)", seqRanges(got), seqRanges(ackedToSender))
+	}
+	for _, g := range after {
 		if !g.delayed || g.delayFrom != domain {
 			t.Errorf("after the restart message %d came without a delay stamp from %s (delayed=%v from=%q)", g.seq, domain, g.delayed, g.delayFrom)
 		}

@@ -197,16 +197,19 @@ func (c *conn) finish(err error) {
 	if s.q.close(final...) && cond != "" {
 		c.srv.metrics.streamError(cond)
 	}
-	c.srv.cfg.Router.Unbind(context.WithoutCancel(c.ctx), s.rs)
 	if c.writerDone != nil {
 		<-c.writerDone
 	}
 	// Once the client has closed its stream nothing more comes: close the
 	// connection now (RFC 6120 §4.4, RFC 7395 §3.6). Otherwise wait for it
-	// (and for its last acks).
+	// (and for its last acks, so fewer stanzas are requeued). The session
+	// stays bound meanwhile: a message routed to it now queues behind the
+	// ones it holds and is requeued with them, in order, instead of
+	// reaching offline storage ahead of them.
 	if !errors.Is(err, io.EOF) {
 		c.drain()
 	}
+	c.srv.cfg.Router.Unbind(context.WithoutCancel(c.ctx), s.rs)
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
 	s.requeue(ctx)
 	cancel()
