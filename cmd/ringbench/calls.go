@@ -22,20 +22,14 @@ type callsConfig struct {
 func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var cc callsConfig
-	var rate string
-	fs := newFlagSet("calls", stderr)
-	c.register(fs)
+	fs := c.flagSet("calls", "100/s", "offered call set-ups per second (`R/s`); 0 = as fast as -inflight allows", stderr)
 	fs.IntVar(&cc.pairs, "pairs", 10, "caller/callee `pairs`: caller PREFIX(2p), callee PREFIX(2p+1) online twice")
-	fs.StringVar(&rate, "rate", "100/s", "offered call set-ups per second (`R/s`); 0 = as fast as -inflight allows")
 	fs.Int64Var(&cc.count, "count", 1000, "calls in total")
 	fs.IntVar(&cc.inflight, "inflight", 8, "most unfinished calls per pair (ringd rings at most 16 calls per caller)")
 	fs.StringVar(&cc.answerTo, "answer-to", "bare", "send <ringing/> and <proceed/> to the caller's `bare` JID (XEP-0353) or full JID")
 	fs.DurationVar(&cc.drain, "drain", 5*time.Second, "how long to wait for the last calls to finish")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
 	var err error
-	if cc.rate, err = parseRate(rate); err != nil {
+	if cc.rate, err = c.parse(fs, args); err != nil {
 		return err
 	}
 	switch {
@@ -50,43 +44,16 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case cc.drain <= 0:
 		return usagef("-drain must be positive")
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	cfg, err := c.dialConfig(ctx, 3*cc.pairs)
-	if err != nil {
-		return err
-	}
-	cfg.ReadBuffer = 16384
-	lim, err := fileLimit(3 * cc.pairs)
-	if err != nil {
-		return err
-	}
-	s := &summary{
-		Scenario: "calls", Target: cfg.Addr, Op: "call", Started: time.Now().UTC(),
-		Params: map[string]any{
+	spec := scenarioSpec{
+		name: "calls", op: "call", sessions: 3 * cc.pairs, readBuffer: 16384,
+		params: map[string]any{
 			"pairs": cc.pairs, "rate": cc.rate, "count": cc.count, "inflight": cc.inflight, "answer_to": cc.answerTo,
-			"drain_s": cc.drain.Seconds(), "tls": c.tlsMode, "mech": c.mech, "domain": c.domain, "prefix": c.prefix,
-			"timeout_s": c.timeout.Seconds(), "tls_groups": c.curves,
+			"drain_s": cc.drain.Seconds(),
 		},
-		Client: clientStats{FileLimit: lim, Sources: len(cfg.Sources)},
 	}
-	errs := &errorLog{}
-	stopProfile, err := c.startProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	if err := callsRun(ctx, newDialer(cfg), &c, cc, s, errs, stderr); err != nil {
-		errs.Add(err)
-	}
-	s.Client.ScramHits, s.Client.ScramMisses = cfg.Cache.stats()
-	if c.scramCache != "" {
-		if err := cfg.Cache.save(c.scramCache); err != nil {
-			errs.Add(err)
-		}
-	}
-	errs.fill(s)
-	return emit(s, &c, stdout)
+	return runScenario(ctx, &c, spec, func(ctx context.Context, d *dialer, s *summary, errs *errorLog) error {
+		return callsRun(ctx, d, &c, cc, s, errs, stderr)
+	}, stdout)
 }
 
 // call is one call set-up. Each step is written by the one reader that
@@ -132,14 +99,9 @@ func callsRun(ctx context.Context, d *dialer, c *commonFlags, cc callsConfig, s 
 		names[3*p+2] = names[3*p+1]
 	}
 	setup := time.Now()
-	var loggedIn atomic.Int64
-	stopSetup := progress(c.quiet, stderr, "calls", func() string {
-		return fmt.Sprintf("logging in %d/%d", loggedIn.Load(), len(names))
-	})
-	sessions, err := loginAll(ctx, d, names, func(i int) loginOpts {
+	sessions, err := loginShowing(ctx, d, c, "calls", names, func(i int) loginOpts {
 		return loginOpts{Resource: [...]string{"rb-caller", "rb-a", "rb-b"}[i%3], Presence: []byte(`<presence/>`)}
-	}, 32, func() { loggedIn.Add(1) })
-	stopSetup()
+	}, stderr)
 	if err != nil {
 		return err
 	}
@@ -181,17 +143,7 @@ func callsRun(ctx context.Context, d *dialer, c *commonFlags, cc callsConfig, s 
 	if err := cr.offer(ctx); err != nil {
 		errs.Add(err)
 	}
-	deadline := time.Now().Add(cc.drain)
-	for prevN := int64(-1); ; {
-		n := cr.done.Load()
-		if n >= cr.started.Load() || ctx.Err() != nil || time.Now().After(deadline) {
-			break
-		}
-		if n != prevN {
-			prevN, deadline = n, time.Now().Add(cc.drain)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitDrain(ctx, cc.drain, func() (int64, int64) { return cr.done.Load(), cr.started.Load() })
 	elapsed := max(time.Duration(cr.lastDone.Load())-first, 0)
 	setups := cr.setup.Load()
 	if err := m.finish(s, setups, false, elapsed); err != nil {
@@ -225,9 +177,6 @@ func callsRun(ctx context.Context, d *dialer, c *commonFlags, cc callsConfig, s 
 		"terminate": cr.terminate.Snapshot().Summary(),
 	}
 	s.Loss = started - done
-	if ctx.Err() != nil {
-		errs.Add(fmt.Errorf("run cut short: %w", ctx.Err()))
-	}
 	return nil
 }
 
@@ -252,11 +201,8 @@ func (cr *callRun) offer(ctx context.Context) error {
 			}
 		}
 		if cr.cc.rate > 0 {
-			if wait := time.Duration(float64(i)/cr.cc.rate*float64(time.Second)) - time.Since(start); wait > 0 {
-				timer.Reset(max(wait, 50*time.Microsecond))
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
+			if wait := dueIn(i, cr.cc.rate, start); wait > 0 {
+				if !sleepCtx(ctx, timer, max(wait, 50*time.Microsecond)) {
 					return nil
 				}
 				continue
@@ -442,6 +388,25 @@ func jingleAction(raw []byte) (action, sid []byte) {
 
 func (cr *callRun) now() int64 { return int64(time.Since(cr.base)) }
 
+// arrived stamps a step's arrival in recv and records its hop, from
+// sent, in h. It returns the time of arrival.
+func (cr *callRun) arrived(h *lockedHistogram, sent, recv *atomic.Int64) int64 {
+	now := cr.now()
+	recv.Store(now)
+	h.Record(now - sent.Load())
+	return now
+}
+
+// jmiFor is the call that a XEP-0353 message to s is about, if it is a
+// want of this run. An error stanza is counted instead.
+func (cr *callRun) jmiFor(s *session, raw []byte, want string) (int64, bool) {
+	if cr.errorStanza(s, raw) {
+		return 0, false
+	}
+	what, i, ok := cr.jmiChild(raw)
+	return i, ok && what == want
+}
+
 // errorStanza reports a stanza of type error and whether it was one.
 func (cr *callRun) errorStanza(who *session, raw []byte) bool {
 	if !bytes.Equal(startTagAttr(raw, "type"), []byte("error")) {
@@ -458,17 +423,12 @@ func (cr *callRun) onCaller(p *callPair, raw []byte) error {
 	s := p.caller
 	switch {
 	case hasPrefix(raw, "<message"):
-		if cr.errorStanza(s, raw) {
+		i, ok := cr.jmiFor(s, raw, "proceed")
+		if !ok {
 			return nil
 		}
-		what, i, ok := cr.jmiChild(raw)
-		if !ok || what != "proceed" {
-			return nil
-		}
-		now := cr.now()
 		c := &cr.calls[i]
-		c.answerRecv.Store(now)
-		cr.answer.Record(now - c.answerSent.Load())
+		cr.arrived(&cr.answer, &c.answerSent, &c.answerRecv)
 		from := string(startTagAttr(raw, "from"))
 		b := cr.appendJingle(nil, from, s.JID, "", "session-initiate", 'i', i)
 		c.initSent.Store(cr.now())
@@ -496,10 +456,8 @@ func (cr *callRun) onCaller(p *callPair, raw []byte) error {
 			cr.stale.Add(1)
 			return nil
 		}
-		now := cr.now()
 		c := &cr.calls[i]
-		c.acceptRecv.Store(now)
-		cr.accept.Record(now - c.acceptSent.Load())
+		cr.arrived(&cr.accept, &c.acceptSent, &c.acceptRecv)
 		from := startTagAttr(raw, "from")
 		b := appendIQResult(nil, from, startTagAttr(raw, "id"))
 		c.ackSent.Store(cr.now())
@@ -507,11 +465,7 @@ func (cr *callRun) onCaller(p *callPair, raw []byte) error {
 		c.termSent.Store(cr.now())
 		return s.write(b)
 	}
-	isErr, err := s.defaultHandler(raw)
-	if isErr {
-		cr.errs.Add(fmt.Errorf("%s got an error stanza: %.300s", s.JID, raw))
-	}
-	return err
+	return s.handleDefault(raw, cr.errs, "")
 }
 
 func (cr *callRun) finish(p *callPair, now int64) {
@@ -530,17 +484,12 @@ func (cr *callRun) onCalleeA(p *callPair, raw []byte) error {
 	s := p.calleeA
 	switch {
 	case hasPrefix(raw, "<message"):
-		if cr.errorStanza(s, raw) {
+		i, ok := cr.jmiFor(s, raw, "propose")
+		if !ok {
 			return nil
 		}
-		what, i, ok := cr.jmiChild(raw)
-		if !ok || what != "propose" {
-			return nil
-		}
-		now := cr.now()
 		c := &cr.calls[i]
-		c.proposeRecv.Store(now)
-		cr.propose.Record(now - c.proposeSent.Load())
+		cr.arrived(&cr.propose, &c.proposeSent, &c.proposeRecv)
 		to := p.caller.Bare
 		if cr.cc.answerTo == "full" {
 			to = string(startTagAttr(raw, "from"))
@@ -556,10 +505,8 @@ func (cr *callRun) onCalleeA(p *callPair, raw []byte) error {
 		typ := startTagAttr(raw, "type")
 		if string(typ) == "result" {
 			if i, ok := cr.parseID(startTagAttr(raw, "id"), "a"); ok {
-				now := cr.now()
 				c := &cr.calls[i]
-				c.setupDone.Store(now)
-				cr.ack.Record(now - c.ackSent.Load())
+				now := cr.arrived(&cr.ack, &c.ackSent, &c.setupDone)
 				cr.total.Record(now - c.proposeSent.Load())
 				cr.setup.Add(1)
 			}
@@ -574,10 +521,8 @@ func (cr *callRun) onCalleeA(p *callPair, raw []byte) error {
 		from := startTagAttr(raw, "from")
 		b := appendIQResult(nil, from, startTagAttr(raw, "id"))
 		if ok && string(action) == "session-initiate" {
-			now := cr.now()
 			c := &cr.calls[i]
-			c.initRecv.Store(now)
-			cr.initiate.Record(now - c.initSent.Load())
+			cr.arrived(&cr.initiate, &c.initSent, &c.initRecv)
 			b = cr.appendJingle(b, string(from), string(from), s.JID, "session-accept", 'a', i)
 			c.acceptSent.Store(cr.now())
 		} else if !ok {
@@ -585,28 +530,17 @@ func (cr *callRun) onCalleeA(p *callPair, raw []byte) error {
 		}
 		return s.write(b)
 	}
-	isErr, err := s.defaultHandler(raw)
-	if isErr {
-		cr.errs.Add(fmt.Errorf("%s got an error stanza: %.300s", s.JID, raw))
-	}
-	return err
+	return s.handleDefault(raw, cr.errs, "")
 }
 
 // onCalleeB is the device that rings but does not answer.
 func (cr *callRun) onCalleeB(p *callPair, raw []byte) error {
 	s := p.b
 	if hasPrefix(raw, "<message") {
-		if cr.errorStanza(s, raw) {
-			return nil
-		}
-		if what, i, ok := cr.jmiChild(raw); ok && what == "propose" {
+		if i, ok := cr.jmiFor(s, raw, "propose"); ok {
 			cr.calls[i].rangB.Store(true)
 		}
 		return nil
 	}
-	isErr, err := s.defaultHandler(raw)
-	if isErr {
-		cr.errs.Add(fmt.Errorf("%s got an error stanza: %.300s", s.JID, raw))
-	}
-	return err
+	return s.handleDefault(raw, cr.errs, "")
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +34,25 @@ type commonFlags struct {
 	sources                     int
 	curves                      string
 	cpuProfile                  string
+	rate                        string // -rate as given; parse reads it
+}
+
+// flagSet is the flag set of load scenario name with the common flags
+// and -rate, whose default and meaning are the scenario's own.
+func (c *commonFlags) flagSet(name, rateDefault, rateUsage string, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet(name, stderr)
+	c.register(fs)
+	fs.StringVar(&c.rate, "rate", rateDefault, rateUsage)
+	return fs
+}
+
+// parse parses args into a flag set made by flagSet and returns -rate
+// per second.
+func (c *commonFlags) parse(fs *flag.FlagSet, args []string) (rate float64, err error) {
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	return parseRate(c.rate)
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -226,6 +247,24 @@ func parseRate(s string) (float64, error) {
 	return r * mult, nil
 }
 
+// dueIn is how long until operation i of a run paced at rate per second
+// since start is due; zero or less is now.
+func dueIn(i int64, rate float64, start time.Time) time.Duration {
+	return time.Duration(float64(i)/rate*float64(time.Second)) - time.Since(start)
+}
+
+// sleepCtx waits d on timer (a run's one timer, reset each time) and
+// reports whether it did, false when ctx ended first.
+func sleepCtx(ctx context.Context, timer *time.Timer, d time.Duration) bool {
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // newRunID is a random tag carried in every id and body the run sends,
 // so that leftovers of an earlier run (stored offline, say) are told
 // apart, and servers that drop retried ids (ringd's dedupe window) see
@@ -306,6 +345,68 @@ func emit(s *summary, c *commonFlags, stdout io.Writer) error {
 		return fmt.Errorf("%d lost, %d errors", s.Loss, s.Errors)
 	}
 	return nil
+}
+
+// scenarioSpec is what sets a load scenario's run apart.
+type scenarioSpec struct {
+	name       string         // the sub-command, and the summary's scenario
+	op         string         // what one operation is: the summary's op
+	sessions   int            // the most sessions the run opens at once
+	readBuffer int            // each session's initial read buffer
+	params     map[string]any // the scenario's own parameters; runScenario adds the common ones
+}
+
+// scenarioRun is a scenario's measurement. It fills s and counts what
+// goes wrong in errs; an error it returns counts as one more, since the
+// summary of a failed run is still wanted.
+type scenarioRun func(ctx context.Context, d *dialer, s *summary, errs *errorLog) error
+
+// runScenario is what every load scenario does around its measurement:
+// bound it by -timeout, check the common flags and the file limit, run
+// under -cpuprofile, keep the SCRAM cache and print the summary. Bad
+// flags and set-up failures return before any summary is printed.
+func runScenario(ctx context.Context, c *commonFlags, spec scenarioSpec, run scenarioRun, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	cfg, err := c.dialConfig(ctx, spec.sessions)
+	if err != nil {
+		return err
+	}
+	cfg.ReadBuffer = spec.readBuffer
+	lim, err := fileLimit(spec.sessions)
+	if err != nil {
+		return err
+	}
+	params := map[string]any{
+		"tls": c.tlsMode, "mech": c.mech, "domain": c.domain, "prefix": c.prefix,
+		"timeout_s": c.timeout.Seconds(), "tls_groups": c.curves,
+	}
+	maps.Copy(params, spec.params)
+	s := &summary{
+		Scenario: spec.name, Target: cfg.Addr, Op: spec.op, Started: time.Now().UTC(), Params: params,
+		Client: clientStats{FileLimit: lim, Sources: len(cfg.Sources)},
+	}
+	errs := &errorLog{}
+	stopProfile, err := c.startProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	if err := run(ctx, newDialer(cfg), s, errs); err != nil {
+		errs.Add(err)
+	} else if ctx.Err() != nil {
+		// The run finished its figures, but over a shorter time than
+		// asked (-timeout or a signal): that is a failure too.
+		errs.Add(fmt.Errorf("run cut short: %w", ctx.Err()))
+	}
+	s.Client.ScramHits, s.Client.ScramMisses = cfg.Cache.stats()
+	if c.scramCache != "" {
+		if err := cfg.Cache.save(c.scramCache); err != nil {
+			errs.Add(err)
+		}
+	}
+	errs.fill(s)
+	return emit(s, c, stdout)
 }
 
 // errorLog counts errors and keeps the first few for the summary.
@@ -435,14 +536,48 @@ func perSecond(n int64, d time.Duration) float64 {
 // fails on the first error: the scenarios other than connect need every
 // session to measure anything.
 func loginAll(ctx context.Context, d *dialer, users []string, opts func(i int) loginOpts, conc int, onDone func()) ([]*session, error) {
+	sessions := make([]*session, len(users))
+	err := forEachLimited(ctx, len(users), conc, func(ctx context.Context, i int) error {
+		s, _, err := d.login(ctx, users[i], opts(i))
+		if err != nil {
+			return err
+		}
+		sessions[i] = s
+		if onDone != nil {
+			onDone()
+		}
+		return nil
+	})
+	if err != nil {
+		closeAll(sessions, false)
+		return nil, fmt.Errorf("log in: %w", err)
+	}
+	return sessions, nil
+}
+
+// loginShowing is loginAll, 32 at a time, with the progress line
+// "logging in i/n" of scenario name: the set-up of a scenario that has
+// nothing more to set up than the sessions.
+func loginShowing(ctx context.Context, d *dialer, c *commonFlags, name string, users []string, opts func(i int) loginOpts, stderr io.Writer) ([]*session, error) {
+	var loggedIn atomic.Int64
+	stop := progress(c.quiet, stderr, name, func() string {
+		return fmt.Sprintf("logging in %d/%d", loggedIn.Load(), len(users))
+	})
+	defer stop()
+	return loginAll(ctx, d, users, opts, 32, func() { loggedIn.Add(1) })
+}
+
+// forEachLimited runs f for 0…n-1, at most limit at a time. The first
+// error cancels the context f is given and stops starting more; it is
+// what forEachLimited returns, else the error of ctx.
+func forEachLimited(ctx context.Context, n, limit int, f func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sessions := make([]*session, len(users))
-	sem := make(chan struct{}, conc)
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
-	for i, u := range users {
+	for i := range n {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -452,26 +587,33 @@ func loginAll(ctx context.Context, d *dialer, users []string, opts func(i int) l
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s, _, err := d.login(ctx, u, opts(i))
-			if err != nil {
+			if err := f(ctx, i); err != nil {
 				once.Do(func() { first = err; cancel() })
-				return
-			}
-			sessions[i] = s
-			if onDone != nil {
-				onDone()
 			}
 		})
 	}
 	wg.Wait()
-	if first == nil && ctx.Err() != nil {
+	if first == nil {
 		first = ctx.Err()
 	}
-	if first != nil {
-		closeAll(sessions, false)
-		return nil, fmt.Errorf("log in: %w", first)
+	return first
+}
+
+// waitDrain waits at the end of a run for what is still in flight:
+// until counts says got reached want, ctx ends, or stall passes without
+// got moving.
+func waitDrain(ctx context.Context, stall time.Duration, counts func() (got, want int64)) {
+	deadline := time.Now().Add(stall)
+	for prev := int64(-1); ; {
+		got, want := counts()
+		if got >= want || ctx.Err() != nil || time.Now().After(deadline) {
+			return
+		}
+		if got != prev {
+			prev, deadline = got, time.Now().Add(stall)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	return sessions, nil
 }
 
 // closeAll closes sessions in parallel; running says whether their Run

@@ -19,19 +19,13 @@ type connectConfig struct {
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var cc connectConfig
-	var rate string
-	fs := newFlagSet("connect", stderr)
-	c.register(fs)
+	fs := c.flagSet("connect", "100/s", "logins started per second (`R/s`); 0 = as fast as -inflight allows", stderr)
 	fs.IntVar(&cc.users, "users", 100, "sessions to open, one per account PREFIX0…PREFIX(N-1)")
-	fs.StringVar(&rate, "rate", "100/s", "logins started per second (`R/s`); 0 = as fast as -inflight allows")
 	fs.IntVar(&cc.inflight, "inflight", 1000, "most logins in progress at once")
 	fs.DurationVar(&cc.hold, "hold", 0, "keep the sessions open this long once all are up (read the server's RSS meanwhile)")
 	fs.DurationVar(&cc.duration, "duration", 0, "stop starting logins after this long (0: no bound but -timeout)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
 	var err error
-	if cc.rate, err = parseRate(rate); err != nil {
+	if cc.rate, err = c.parse(fs, args); err != nil {
 		return err
 	}
 	switch {
@@ -44,45 +38,19 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case cc.hold >= c.timeout:
 		return usagef("-hold %v leaves no time within -timeout %v", cc.hold, c.timeout)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	cfg, err := c.dialConfig(ctx, cc.users)
-	if err != nil {
-		return err
-	}
-	// Idle sessions: a small buffer that grows only if a big stanza
-	// comes.
-	cfg.ReadBuffer = 2048
-	lim, err := fileLimit(cc.users)
-	if err != nil {
-		return err
-	}
-	s := &summary{
-		Scenario: "connect", Target: cfg.Addr, Op: "session", Started: time.Now().UTC(),
-		Params: map[string]any{
+	spec := scenarioSpec{
+		name: "connect", op: "session", sessions: cc.users,
+		// Idle sessions: a small buffer that grows only if a big stanza
+		// comes.
+		readBuffer: 2048,
+		params: map[string]any{
 			"users": cc.users, "rate": cc.rate, "inflight": cc.inflight, "hold_s": cc.hold.Seconds(),
-			"duration_s": cc.duration.Seconds(), "tls": c.tlsMode, "mech": c.mech, "domain": c.domain,
-			"prefix": c.prefix, "timeout_s": c.timeout.Seconds(), "tls_groups": c.curves,
+			"duration_s": cc.duration.Seconds(),
 		},
-		Client: clientStats{FileLimit: lim, Sources: len(cfg.Sources)},
 	}
-	errs := &errorLog{}
-	stopProfile, err := c.startProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	if err := connectRun(ctx, newDialer(cfg), &c, cc, s, errs, stderr); err != nil {
-		errs.Add(err)
-	}
-	s.Client.ScramHits, s.Client.ScramMisses = cfg.Cache.stats()
-	if c.scramCache != "" {
-		if err := cfg.Cache.save(c.scramCache); err != nil {
-			errs.Add(err)
-		}
-	}
-	errs.fill(s)
-	return emit(s, &c, stdout)
+	return runScenario(ctx, &c, spec, func(ctx context.Context, d *dialer, s *summary, errs *errorLog) error {
+		return connectRun(ctx, d, &c, cc, s, errs, stderr)
+	}, stdout)
 }
 
 func connectRun(ctx context.Context, d *dialer, c *commonFlags, cc connectConfig, s *summary, errs *errorLog, stderr io.Writer) error {
@@ -113,12 +81,8 @@ func connectRun(ctx context.Context, d *dialer, c *commonFlags, cc connectConfig
 launch:
 	for i := range cc.users {
 		if cc.rate > 0 {
-			if wait := time.Duration(float64(i)/cc.rate*float64(time.Second)) - time.Since(start); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-				}
+			if wait := dueIn(int64(i), cc.rate, start); wait > 0 {
+				sleepCtx(ctx, timer, wait)
 			}
 		}
 		select {
@@ -154,13 +118,7 @@ launch:
 			established.Add(1)
 			lastDone.Store(int64(time.Since(start)))
 			readers.Go(func() {
-				err := sess.Run(func(raw []byte) error {
-					isErr, err := sess.defaultHandler(raw)
-					if isErr {
-						errs.Add(fmt.Errorf("%s got an error stanza: %.300s", sess.JID, raw))
-					}
-					return err
-				})
+				err := sess.Run(func(raw []byte) error { return sess.handleDefault(raw, errs, "") })
 				if err != nil {
 					dropped.Add(1)
 					errs.Add(err)
@@ -177,11 +135,7 @@ launch:
 		errs.Add(err)
 	}
 	if ctx.Err() == nil && cc.hold > 0 {
-		timer.Reset(cc.hold)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-		}
+		sleepCtx(ctx, timer, cc.hold)
 	}
 	if s.Server != nil && ctx.Err() == nil {
 		if after, err := readProc(c.serverPID); err != nil {
@@ -216,9 +170,6 @@ launch:
 	s.Loss = dropped.Load()
 	if notStarted > 0 {
 		errs.Add(fmt.Errorf("%d logins not started (-duration or -timeout)", notStarted))
-	}
-	if ctx.Err() != nil {
-		errs.Add(fmt.Errorf("run cut short: %w", ctx.Err()))
 	}
 	return nil
 }

@@ -23,20 +23,14 @@ type messagesConfig struct {
 func runMessages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var mc messagesConfig
-	var rate string
-	fs := newFlagSet("messages", stderr)
-	c.register(fs)
+	fs := c.flagSet("messages", "0", "offered `msgs/s` over all pairs; 0 = as fast as the window allows", stderr)
 	fs.IntVar(&mc.pairs, "pairs", 10, "sender→receiver `pairs` (users PREFIX0…PREFIX(2P-1))")
 	fs.IntVar(&mc.window, "window", 64, "messages in flight per pair")
 	fs.Int64Var(&mc.count, "count", 100000, "messages to send in total")
-	fs.StringVar(&rate, "rate", "0", "offered `msgs/s` over all pairs; 0 = as fast as the window allows")
 	fs.IntVar(&mc.size, "size", 575, "approximate stanza size in `bytes`")
 	fs.DurationVar(&mc.drain, "drain", 5*time.Second, "how long to wait for the last messages (and the longest a window may stall)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
 	var err error
-	if mc.rate, err = parseRate(rate); err != nil {
+	if mc.rate, err = c.parse(fs, args); err != nil {
 		return err
 	}
 	switch {
@@ -51,44 +45,16 @@ func runMessages(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case mc.drain <= 0:
 		return usagef("-drain must be positive")
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	cfg, err := c.dialConfig(ctx, 2*mc.pairs)
-	if err != nil {
-		return err
-	}
-	cfg.ReadBuffer = defaultReadBuffer
-	lim, err := fileLimit(2 * mc.pairs)
-	if err != nil {
-		return err
-	}
-	s := &summary{
-		Scenario: "messages", Target: cfg.Addr, Op: "message", Started: time.Now().UTC(),
-		Params: map[string]any{
+	spec := scenarioSpec{
+		name: "messages", op: "message", sessions: 2 * mc.pairs, readBuffer: defaultReadBuffer,
+		params: map[string]any{
 			"pairs": mc.pairs, "window": mc.window, "count": mc.count, "rate": mc.rate, "size": mc.size,
-			"drain_s": mc.drain.Seconds(), "tls": c.tlsMode, "mech": c.mech, "domain": c.domain, "prefix": c.prefix,
-			"timeout_s": c.timeout.Seconds(), "tls_groups": c.curves,
+			"drain_s": mc.drain.Seconds(),
 		},
-		Client: clientStats{FileLimit: lim, Sources: len(cfg.Sources)},
 	}
-	errs := &errorLog{}
-	stopProfile, err := c.startProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	err = messagesRun(ctx, newDialer(cfg), &c, mc, s, errs, stderr)
-	s.Client.ScramHits, s.Client.ScramMisses = cfg.Cache.stats()
-	if c.scramCache != "" {
-		if err := cfg.Cache.save(c.scramCache); err != nil {
-			errs.Add(err)
-		}
-	}
-	if err != nil {
-		errs.Add(err)
-	}
-	errs.fill(s)
-	return emit(s, &c, stdout)
+	return runScenario(ctx, &c, spec, func(ctx context.Context, d *dialer, s *summary, errs *errorLog) error {
+		return messagesRun(ctx, d, &c, mc, s, errs, stderr)
+	}, stdout)
 }
 
 // msgPair is one sender and its receiver. The sender goroutine owns
@@ -120,14 +86,9 @@ func messagesRun(ctx context.Context, d *dialer, c *commonFlags, mc messagesConf
 		users[i] = userName(c.prefix, i)
 	}
 	setup := time.Now()
-	var loggedIn atomic.Int64
-	stopSetup := progress(c.quiet, stderr, "messages", func() string {
-		return fmt.Sprintf("logging in %d/%d", loggedIn.Load(), len(users))
-	})
-	sessions, err := loginAll(ctx, d, users, func(int) loginOpts {
+	sessions, err := loginShowing(ctx, d, c, "messages", users, func(int) loginOpts {
 		return loginOpts{Resource: "rb", Presence: []byte(`<presence/>`)}
-	}, 32, func() { loggedIn.Add(1) })
-	stopSetup()
+	}, stderr)
 	if err != nil {
 		return err
 	}
@@ -154,13 +115,7 @@ func messagesRun(ctx context.Context, d *dialer, c *commonFlags, mc messagesConf
 	var readers sync.WaitGroup
 	for _, p := range pairs {
 		readers.Go(func() {
-			if err := p.sender.Run(func(raw []byte) error {
-				isErr, err := p.sender.defaultHandler(raw)
-				if isErr {
-					errs.Add(fmt.Errorf("sender %s got an error stanza: %.300s", p.sender.JID, raw))
-				}
-				return err
-			}); err != nil {
+			if err := p.sender.Run(func(raw []byte) error { return p.sender.handleDefault(raw, errs, "sender ") }); err != nil {
 				errs.Add(err)
 			}
 		})
@@ -203,19 +158,10 @@ func messagesRun(ctx context.Context, d *dialer, c *commonFlags, mc messagesConf
 		})
 	}
 	senders.Wait()
-	// Drain: wait until everything sent has arrived, or for -drain
-	// without progress.
-	deadline := time.Now().Add(mc.drain)
-	for prev := int64(-1); ; {
+	waitDrain(ctx, mc.drain, func() (int64, int64) {
 		sent, recv := totals()
-		if recv >= sent || ctx.Err() != nil || time.Now().After(deadline) {
-			break
-		}
-		if recv != prev {
-			prev, deadline = recv, time.Now().Add(mc.drain)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return recv, sent
+	})
 	var last int64
 	for _, p := range pairs {
 		last = max(last, p.lastRecv.Load())
@@ -247,9 +193,6 @@ func messagesRun(ctx context.Context, d *dialer, c *commonFlags, mc messagesConf
 	if dups > 0 {
 		errs.Add(fmt.Errorf("%d messages arrived more than once", dups))
 	}
-	if ctx.Err() != nil {
-		errs.Add(fmt.Errorf("run cut short: %w", ctx.Err()))
-	}
 	return nil
 }
 
@@ -278,11 +221,7 @@ func (p *msgPair) sendLoop(ctx context.Context, runID string, base time.Time, ra
 		if rate > 0 {
 			due := int64(time.Since(start).Seconds()*rate) + 1 - sent
 			if due <= 0 {
-				wait := time.Duration(float64(sent)/rate*float64(time.Second)) - time.Since(start)
-				timer.Reset(max(wait, 50*time.Microsecond))
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
+				if !sleepCtx(ctx, timer, max(dueIn(sent, rate, start), 50*time.Microsecond)) {
 					return nil
 				}
 				continue
@@ -339,11 +278,7 @@ func (p *msgPair) appendMessage(b []byte, runID string, seq, ts int64, size int)
 // the mark straight from the bytes.
 func (p *msgPair) receive(raw []byte, runID string, base time.Time, errs *errorLog) error {
 	if !hasPrefix(raw, "<message") {
-		isErr, err := p.receiver.defaultHandler(raw)
-		if isErr {
-			errs.Add(fmt.Errorf("receiver %s got an error stanza: %.300s", p.receiver.JID, raw))
-		}
-		return err
+		return p.receiver.handleDefault(raw, errs, "receiver ")
 	}
 	now := int64(time.Since(base))
 	if bytes.Equal(startTagAttr(raw, "type"), []byte("error")) {

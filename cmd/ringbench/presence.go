@@ -21,62 +21,29 @@ type presenceConfig struct {
 func runPresence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var pc presenceConfig
-	var rate string
-	fs := newFlagSet("presence", stderr)
-	c.register(fs)
+	fs := c.flagSet("presence", "1000/s", "presence changes per second over all users (`R/s`); 0 = as fast as -window allows", stderr)
 	fs.IntVar(&pc.users, "users", 100, "accounts PREFIX0…PREFIX(U-1), each online once")
 	fs.IntVar(&pc.contacts, "contacts", 10, "contacts per user (mutual 'both' subscriptions, set up in-band)")
-	fs.StringVar(&rate, "rate", "1000/s", "presence changes per second over all users (`R/s`); 0 = as fast as -window allows")
 	fs.Int64Var(&pc.count, "count", 10000, "presence changes in total (each fans out to -contacts deliveries)")
 	fs.IntVar(&pc.window, "window", 1000, "changes whose fan-out has not fully arrived, at most")
 	fs.DurationVar(&pc.drain, "drain", 5*time.Second, "how long to wait for the last deliveries")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
 	var err error
-	if pc.rate, err = parseRate(rate); err != nil {
+	if pc.rate, err = c.parse(fs, args); err != nil {
 		return err
 	}
 	if err := pc.validate(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	cfg, err := c.dialConfig(ctx, pc.users)
-	if err != nil {
-		return err
-	}
-	cfg.ReadBuffer = 8192
-	lim, err := fileLimit(pc.users)
-	if err != nil {
-		return err
-	}
-	s := &summary{
-		Scenario: "presence", Target: cfg.Addr, Op: "delivery", Started: time.Now().UTC(),
-		Params: map[string]any{
+	spec := scenarioSpec{
+		name: "presence", op: "delivery", sessions: pc.users, readBuffer: 8192,
+		params: map[string]any{
 			"users": pc.users, "contacts": pc.contacts, "rate": pc.rate, "count": pc.count, "window": pc.window,
-			"drain_s": pc.drain.Seconds(), "tls": c.tlsMode, "mech": c.mech, "domain": c.domain, "prefix": c.prefix,
-			"timeout_s": c.timeout.Seconds(), "tls_groups": c.curves,
+			"drain_s": pc.drain.Seconds(),
 		},
-		Client: clientStats{FileLimit: lim, Sources: len(cfg.Sources)},
 	}
-	errs := &errorLog{}
-	stopProfile, err := c.startProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	if err := presenceRun(ctx, newDialer(cfg), &c, pc, s, errs, stderr); err != nil {
-		errs.Add(err)
-	}
-	s.Client.ScramHits, s.Client.ScramMisses = cfg.Cache.stats()
-	if c.scramCache != "" {
-		if err := cfg.Cache.save(c.scramCache); err != nil {
-			errs.Add(err)
-		}
-	}
-	errs.fill(s)
-	return emit(s, &c, stdout)
+	return runScenario(ctx, &c, spec, func(ctx context.Context, d *dialer, s *summary, errs *errorLog) error {
+		return presenceRun(ctx, d, &c, pc, s, errs, stderr)
+	}, stdout)
 }
 
 func (pc presenceConfig) validate() error {
@@ -279,17 +246,7 @@ func presenceRun(ctx context.Context, d *dialer, c *commonFlags, pc presenceConf
 		errs.Add(err)
 	}
 	want = sent * int64(pc.contacts)
-	deadline := time.Now().Add(pc.drain)
-	for prevN := int64(-1); ; {
-		n := st.delivered.Load()
-		if n >= want || ctx.Err() != nil || time.Now().After(deadline) {
-			break
-		}
-		if n != prevN {
-			prevN, deadline = n, time.Now().Add(pc.drain)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitDrain(ctx, pc.drain, func() (int64, int64) { return st.delivered.Load(), want })
 	elapsed := time.Duration(st.lastRecv.Load())
 	got := st.delivered.Load()
 	if err := m.finish(s, got, false, elapsed); err != nil {
@@ -310,9 +267,6 @@ func presenceRun(ctx context.Context, d *dialer, c *commonFlags, pc presenceConf
 	s.Loss = want - got
 	if x := st.extra.Load(); x > 0 {
 		errs.Add(fmt.Errorf("%d deliveries more than once", x))
-	}
-	if ctx.Err() != nil {
-		errs.Add(fmt.Errorf("run cut short: %w", ctx.Err()))
 	}
 	return nil
 }
@@ -367,11 +321,7 @@ func (st *presenceState) handle(u *presUser, raw []byte) error {
 		}
 	}
 	if !hasPrefix(raw, "<presence") {
-		isErr, err := u.s.defaultHandler(raw)
-		if isErr {
-			st.errs.Add(fmt.Errorf("%s got an error stanza: %.300s", u.s.JID, raw))
-		}
-		return err
+		return u.s.handleDefault(raw, st.errs, "")
 	}
 	from := startTagAttr(raw, "from")
 	j, ok := userIndex(from, st.prefix, st.domain)
@@ -467,11 +417,8 @@ func (st *presenceState) sendChanges(ctx context.Context, users []*presUser, pc 
 			}
 		}
 		if pc.rate > 0 {
-			if wait := time.Duration(float64(seq)/pc.rate*float64(time.Second)) - time.Since(start); wait > 0 {
-				timer.Reset(max(wait, 50*time.Microsecond))
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
+			if wait := dueIn(seq, pc.rate, start); wait > 0 {
+				if !sleepCtx(ctx, timer, max(wait, 50*time.Microsecond)) {
 					return seq, nil
 				}
 				continue

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -162,39 +161,18 @@ func (pc *provisionConfig) missing(existing map[string]bool, res *provisionResul
 // parallelEach runs f for every name, pc.parallel at a time, reporting
 // progress; it stops at the first error.
 func (pc *provisionConfig) parallelEach(ctx context.Context, names []string, stderr io.Writer, f func(context.Context, string) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var done atomic.Int64
 	stop := progress(pc.quiet, stderr, "provision", func() string {
 		return fmt.Sprintf("created %d/%d", done.Load(), len(names))
 	})
 	defer stop()
-	sem := make(chan struct{}, pc.parallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for _, name := range names {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	return forEachLimited(ctx, len(names), pc.parallel, func(ctx context.Context, i int) error {
+		if err := f(ctx, names[i]); err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := f(ctx, name); err != nil {
-				once.Do(func() { first = err; cancel() })
-				return
-			}
-			done.Add(1)
-		})
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
+		done.Add(1)
+		return nil
+	})
 }
 
 // provisionRingd uses `ringd user list` and `ringd user add` (which work

@@ -565,4 +565,15 @@ func (s *session) defaultHandler(raw []byte) (stanzaError bool, err error) {
 	return string(startTagAttr(raw, "type")) == "error", nil
 }
 
+// handleDefault is defaultHandler for a scenario's reader: a stanza
+// error counts in errs, named by role (such as "sender ", or "") and
+// the session's JID.
+func (s *session) handleDefault(raw []byte, errs *errorLog, role string) error {
+	isErr, err := s.defaultHandler(raw)
+	if isErr {
+		errs.Add(fmt.Errorf("%s%s got an error stanza: %.300s", role, s.JID, raw))
+	}
+	return err
+}
+
 func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
