@@ -6,7 +6,7 @@
 #   bench/compare.sh            # full run, 3 repetitions, about 15 minutes
 #   bench/compare.sh --quick    # sanity run, 1 repetition, about 2 minutes
 #
-# It installs Debian's prosody, ejabberd, gnuplot-nox, jq and
+# It installs Debian's prosody, ejabberd, gnuplot-nox, jq, curl and
 # python3-slixmpp when missing (without letting their system services
 # start), builds ringd and ringbench from this tree, then, one server at a
 # time: writes the server's config into a temp directory from
@@ -38,6 +38,9 @@ usage: bench/compare.sh [--quick] [--reps N] [--servers LIST] [--out DIR]
                     was skipped
   --report DIR      only rewrite DIR/summary.md and the charts from the raw
                     results of an earlier run (no servers, no installs)
+  --pprof, --no-pprof  after ringd's measurements, run its scenarios once
+                    more, longer and unmeasured, and save ringd's CPU and
+                    heap profiles (default: on, off with --quick)
 
 Environment: RINGBENCH=/path/to/ringbench uses that binary instead of
 building cmd/ringbench; RINGD=/path/to/ringd likewise for ringd.
@@ -58,6 +61,7 @@ INSTALL=1
 KEEP_TMP=0
 BUDGET_MIN=
 REPORT=
+PPROF=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -69,6 +73,8 @@ while [ $# -gt 0 ]; do
 	--keep-tmp) KEEP_TMP=1 ;;
 	--budget) BUDGET_MIN=${2:?--budget needs minutes}; shift ;;
 	--report) REPORT=${2:?--report needs a results directory}; shift ;;
+	--pprof) PPROF=1 ;;
+	--no-pprof) PPROF=0 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -81,7 +87,7 @@ if [ -n "$REPORT" ]; then
 	[ -s "$REPORT/meta.txt" ] || { echo "compare.sh: $REPORT/meta.txt: not a results directory" >&2; exit 2; }
 	while IFS='=' read -r key value; do
 		case $key in
-		QUICK | REPS | SERVERS | COMMAND_LINE | LOAD_AT_START | SERVER_CPU | TOOL_CPU) printf -v "$key" '%s' "$value" ;;
+		QUICK | REPS | SERVERS | COMMAND_LINE | LOAD_AT_START | SERVER_CPU | TOOL_CPU | RUN_DATE) printf -v "$key" '%s' "$value" ;;
 		esac
 	done <"$REPORT/meta.txt"
 fi
@@ -97,6 +103,7 @@ TLS_MODE=starttls
 if [ "$QUICK" = 1 ]; then
 	: "${REPS:=1}"
 	: "${BUDGET_MIN:=6}"
+	: "${PPROF:=0}"
 	CONNECT_USERS=500
 	MEM_SIZES="500 2000"
 	MSG_PAIRS=20 MSG_WINDOW=16 MSG_COUNT=20000
@@ -107,13 +114,14 @@ if [ "$QUICK" = 1 ]; then
 else
 	: "${REPS:=3}"
 	: "${BUDGET_MIN:=25}"
+	: "${PPROF:=1}"
 	CONNECT_USERS=1000
 	MEM_SIZES="1000 5000 10000 19000"
 	MSG_PAIRS=50 MSG_WINDOW=16 MSG_COUNT=100000
 	MSG_LAT_RATE=4000 MSG_LAT_COUNT=24000
 	PRES_USERS=200 PRES_CONTACTS=20 PRES_COUNT=3000
-	CALL_PAIRS=50 CALL_RATES="100 250 500 1000 2000 4000"
-	CALL_SECONDS=3 CALL_MIN=300 CALL_MAX=4000
+	CALL_PAIRS=50 CALL_RATES="100 250 500 1000 2000 4000 8000"
+	CALL_SECONDS=3 CALL_MIN=300 CALL_MAX=6000
 fi
 # Logins, messages and presence go as fast as the bound on work in flight
 # allows (rate 0), so the achieved rate is the server's (or the tool's)
@@ -205,7 +213,7 @@ POLICY_RC_OURS=0
 # a temporary policy-rc.d (exit 101: "action forbidden") keeps Prosody and
 # ejabberd from starting on the default ports with the default configs.
 install_packages() {
-	local want=(prosody ejabberd gnuplot-nox jq python3-slixmpp openssl util-linux iproute2)
+	local want=(prosody ejabberd gnuplot-nox jq python3-slixmpp openssl util-linux iproute2 curl)
 	local missing=() p
 	for p in "${want[@]}"; do
 		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -265,6 +273,8 @@ quiet_system_services() {
 # ---------------------------------------------------------------- servers
 
 TMP=
+RINGD_CONFIG=ringd.toml # ringd-pprof.toml during the profiling pass
+PPROF_PORT=
 declare -A SRV_DIR SRV_PORT SRV_TLS_PORT SRV_PID SRV_LAUNCHER
 RUNNING=" "
 
@@ -291,12 +301,15 @@ server_ctl() {
 	echo "${SUDO[*]}${SUDO[*]:+ }$cmd"
 }
 
-# ctl KIND ARGS... runs the bench instance's admin command.
+# ctl KIND ARGS... runs the bench instance's admin command, its output
+# appended to $TMP/ctl.log. The redirection is on the command, never on a
+# call of a shell function: a trap that fires during the call would run
+# with that redirection, and cleanup's messages would vanish with it.
 ctl() {
 	local -a cmd
 	read -r -a cmd <<<"$(server_ctl "$1")"
 	shift
-	"${cmd[@]}" "$@"
+	"${cmd[@]}" "$@" >>"$TMP/ctl.log" 2>&1
 }
 
 # prepare_server KIND writes the server's directory and config.
@@ -312,7 +325,13 @@ prepare_server() {
 	ringd)
 		cp "$TMP/cert.pem" "$TMP/key.pem" "$dir/"
 		fill "$BENCH/conf/ringd.toml.in" "$dir/ringd.toml" DIR="$dir" DOMAIN="$DOMAIN" \
-			C2S_PORT="$c2s" TLS_PORT="$tls" CERT="$dir/cert.pem" KEY="$dir/key.pem"
+			C2S_PORT="$c2s" TLS_PORT="$tls" CERT="$dir/cert.pem" KEY="$dir/key.pem" \
+			METRICS=- PPROF=false
+		# The same server with /debug/pprof/, for the profiling pass only.
+		free_port PPROF_PORT
+		fill "$BENCH/conf/ringd.toml.in" "$dir/ringd-pprof.toml" DIR="$dir" DOMAIN="$DOMAIN" \
+			C2S_PORT="$c2s" TLS_PORT="$tls" CERT="$dir/cert.pem" KEY="$dir/key.pem" \
+			METRICS="127.0.0.1:$PPROF_PORT" PPROF=true
 		;;
 	prosody)
 		mkdir -p "$dir/data"
@@ -343,13 +362,13 @@ prepare_server() {
 # before it starts the real one.
 start_server() {
 	local kind=$1 dir=${SRV_DIR[$1]} launcher pid
-	local -a user
-	read -r -a user <<<"$(as_user_args "$kind")"
+	local -a user=()
+	if [ "$kind" != ringd ]; then read -r -a user <<<"$(as_user_args "$kind")"; fi
 	# setsid: each server gets a process group of its own, which
 	# stop_server can end as a whole (ejabberd's port programs included).
 	case $kind in
 	ringd)
-		(cd "$dir" && exec setsid taskset -c "$SERVER_CPU" "$RINGD_BIN" serve -config "$dir/ringd.toml") \
+		(cd "$dir" && exec setsid taskset -c "$SERVER_CPU" "$RINGD_BIN" serve -config "$dir/$RINGD_CONFIG") \
 			>>"$dir/stdout.log" 2>>"$dir/stderr.log" &
 		;;
 	prosody)
@@ -368,7 +387,7 @@ start_server() {
 	RUNNING="$RUNNING$kind "
 	wait_port "${SRV_PORT[$kind]}" 90 || die "$kind does not accept on port ${SRV_PORT[$kind]} (see $dir)"
 	if [ "$kind" = ejabberd ]; then
-		ctl ejabberd started >/dev/null 2>&1 || die "ejabberd node did not come up (see $dir/logs)"
+		ctl ejabberd started || die "ejabberd node did not come up (see $dir/logs)"
 	fi
 	pid=$("${SUDO[@]}" ss -Htlnp "sport = :${SRV_PORT[$kind]}" | sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | head -1)
 	[ -n "$pid" ] || die "$kind: no process listens on ${SRV_PORT[$kind]}"
@@ -384,7 +403,7 @@ stop_server() {
 	local kind=$1 pid=${SRV_PID[$1]:-} group=${SRV_LAUNCHER[$1]:-} i
 	case $RUNNING in *" $kind "*) ;; *) return 0 ;; esac
 	if [ "$kind" = ejabberd ] && group_alive "$group"; then
-		ctl ejabberd stop >/dev/null 2>&1 || true
+		ctl ejabberd stop || true
 	fi
 	if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
 		"${SUDO[@]}" kill -TERM "$pid" 2>/dev/null || true
@@ -437,13 +456,13 @@ register_check_user() {
 	local kind=$1
 	case $kind in
 	ringd)
-		"$RINGD_BIN" user add -config "${SRV_DIR[ringd]}/ringd.toml" -password "$PASSWORD" "check@$DOMAIN" >/dev/null
+		"$RINGD_BIN" user add -config "${SRV_DIR[ringd]}/ringd.toml" -password "$PASSWORD" "check@$DOMAIN" >>"$TMP/ctl.log" 2>&1
 		;;
 	prosody)
-		ctl prosody register check "$DOMAIN" "$PASSWORD" >/dev/null
+		ctl prosody register check "$DOMAIN" "$PASSWORD"
 		;;
 	ejabberd)
-		ctl ejabberd register check "$DOMAIN" "$PASSWORD" >/dev/null
+		ctl ejabberd register check "$DOMAIN" "$PASSWORD"
 		;;
 	esac
 }
@@ -582,6 +601,100 @@ scenario_calls() {
 	done
 }
 
+# scenario_profile runs ringd's scenarios once more, longer, on a ringd
+# that serves /debug/pprof/, and saves a CPU profile taken in the middle of
+# each (and a heap profile with the largest number of sessions held) to
+# pprof/, with `go tool pprof -top` text next to each. The runs are sized
+# for 8-10 s at the rates ringd reached here, and the profile starts after
+# their set-up. Nothing here is measured: the profiles say where the time
+# goes, the runs above say how much there is.
+scenario_profile() {
+	local users bg d=$OUT/pprof
+	over_budget && { skip "ringd profiles (time budget)"; return 0; }
+	mkdir -p "$d"
+	RINGD_CONFIG=ringd-pprof.toml
+	restart_server ringd
+	log "ringd: profiling (pprof on 127.0.0.1:$PPROF_PORT)"
+	users=$(max_users ringd)
+
+	# shellcheck disable=SC2046
+	run_tool_bg ringd "profile-connect" connect $(common_tls ringd) -users "$users" -rate 0 \
+		-inflight "$CONNECT_INFLIGHT" -hold 8s -timeout 120s
+	bg=$!
+	sleep 0.3
+	profile cpu connect 4
+	wait_sessions "$users" 90 && profile heap connect
+	wait "$bg" || true
+
+	# shellcheck disable=SC2046
+	run_tool_bg ringd "profile-messages" messages $(common_tls ringd) -pairs "$MSG_PAIRS" \
+		-window "$MSG_WINDOW" -count 3000000 -rate 0 -timeout 120s
+	bg=$!
+	sleep 2
+	profile cpu messages 5
+	wait "$bg" || true
+
+	# About 1.5 million deliveries: 8 s at the rates seen so far.
+	# shellcheck disable=SC2046
+	run_tool_bg ringd "profile-presence" presence $(common_tls ringd) -users "$PRES_USERS" \
+		-contacts "$PRES_CONTACTS" -rate 0 -count $((1500000 / PRES_CONTACTS)) -timeout 120s
+	bg=$!
+	sleep 1.5
+	profile cpu presence 5
+	wait "$bg" || true
+
+	# shellcheck disable=SC2046
+	run_tool_bg ringd "profile-calls" calls $(common_tls ringd) -pairs "$CALL_PAIRS" -rate 8000 \
+		-count 60000 -timeout 120s
+	bg=$!
+	sleep 2
+	profile cpu calls 5
+	wait "$bg" || true
+
+	stop_server ringd
+	RINGD_CONFIG=ringd.toml
+}
+
+# run_tool_bg KIND NAME SUBCOMMAND ARGS... starts one unmeasured ringbench
+# run in the background, pinned like the measured ones; its summary and
+# logs go to logs/KIND/NAME.*.
+run_tool_bg() {
+	local kind=$1 name=$2 sub=$3
+	shift 3
+	mkdir -p "$OUT/logs/$kind"
+	timeout --kill-after=10 "$TOOL_LIMIT" taskset -c "$TOOL_CPU" "$RINGBENCH_BIN" "$sub" \
+		-addr "127.0.0.1:${SRV_PORT[$kind]}" -domain "$DOMAIN" -prefix "$PREFIX" -password "$PASSWORD" \
+		-quiet "$@" >"$OUT/logs/$kind/$name.stdout" 2>"$OUT/logs/$kind/$name.stderr" &
+}
+
+# wait_sessions N SECONDS waits until ringd holds N established client
+# connections.
+wait_sessions() {
+	local deadline=$((SECONDS + $2)) n=0
+	while [ $SECONDS -lt $deadline ]; do
+		n=$(ss -Htn state established "sport = :${SRV_PORT[ringd]}" | wc -l)
+		[ "$n" -ge "$1" ] && return 0
+		sleep 0.5
+	done
+	log "ringd: only $n of $1 sessions up; no heap profile"
+	return 1
+}
+
+# profile cpu|heap NAME [SECONDS] saves one ringd profile and its top list.
+profile() {
+	local kind=$1 name=$2 secs=${3:-0} url file
+	case $kind in
+	cpu) url="http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$secs" ;;
+	heap) url="http://127.0.0.1:$PPROF_PORT/debug/pprof/heap" ;;
+	esac
+	file=$OUT/pprof/ringd-$name.$kind.pb.gz
+	if ! curl -fsS --max-time $((secs + 30)) -o "$file" "$url" 2>>"$OUT/logs/pprof.log"; then
+		log "ringd: $kind profile of $name failed (see logs/pprof.log)"
+		return 0
+	fi
+	(cd "$ROOT" && go tool pprof -top -nodecount=30 "$RINGD_BIN" "$file") >"${file%.pb.gz}.top.txt" 2>>"$OUT/logs/pprof.log" || true
+}
+
 # ---------------------------------------------------------------- results
 
 # JSON fields of a ringbench summary, by meaning. If ringbench renames a
@@ -711,8 +824,13 @@ write_summary() {
 	{
 		echo "# ringd, Prosody and ejabberd side by side"
 		echo
-		echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), $(if [ "$QUICK" = 1 ]; then echo "**quick mode**"; else echo "full mode"; fi), medians of $REPS run(s)."
+		echo "Run ${RUN_DATE:-?}, $(if [ "$QUICK" = 1 ]; then echo "**quick mode**"; else echo "full mode"; fi), medians of $REPS run(s)."
 		echo "Command: \`$COMMAND_LINE\`. Load average at start: $LOAD_AT_START."
+		if awk -v l="${LOAD_AT_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+			echo
+			echo "**Noisy**: the machine was not idle when this run started (1-minute load average ${LOAD_AT_START%% *}). Other processes also ran on the server's core, so rates are low and tails long by an unknown amount; do not quote these figures."
+			echo
+		fi
 		echo "Each server pinned to core $SERVER_CPU, ringbench to core $TOOL_CPU; loopback, $TLS_MODE + $MECH."
 		echo "Latencies in ms. \"runs\": runs that exited 0 (no loss, no errors) / runs."
 		echo "\"core busy\": CPU seconds over wall seconds of the measured phase; a server well under 100 % was not what limited the rate."
@@ -728,8 +846,6 @@ write_summary() {
 		for kind in "${kinds[@]}"; do
 			echo "| $kind | $(cells "$kind" "connect-$CONNECT_USERS") $(cell "$kind" "connect-$CONNECT_USERS" rss_per_session 1024 1) |"
 		done
-		echo
-		echo "Server CPU per login is in µs."
 		echo
 		if [[ ",$SERVERS," == *,ringd,* ]]; then
 			echo "## ringd memory per idle TLS session"
@@ -777,7 +893,7 @@ write_summary() {
 			done
 		done
 		echo
-		echo "Saturation (highest median achieved rate): $(for kind in "${kinds[@]}"; do printf '%s %s/s; ' "$kind" "$(fmt "$(calls_saturation "$kind")")"; done | sed 's/; $//')."
+		echo "Saturation (highest median achieved rate): $(for kind in "${kinds[@]}"; do printf '%s %s; ' "$kind" "$(sat_label "$kind")"; done | sed 's/; $//')."
 		echo
 		if [[ ",$SERVERS," == *,ringd,* && ",$SERVERS," == *,ejabberd,* ]]; then
 			echo "## ringd against ejabberd (same run, one server core each)"
@@ -785,11 +901,17 @@ write_summary() {
 			echo "| what | goal | ringd / ejabberd |"
 			echo "|---|---|---|"
 			echo "| messages/s at saturation | ≥ 10x | $(ratio "$(median_of ringd messages-max rate)" "$(median_of ejabberd messages-max rate)") |"
-			echo "| call setups/s at saturation | ≥ 5x | $(ratio "$(calls_saturation ringd)" "$(calls_saturation ejabberd)") |"
+			echo "| call setups/s at saturation | ≥ 5x | $(if calls_saturated ringd; then :; else printf '≥ '; fi)$(ratio "$(calls_saturation ringd)" "$(calls_saturation ejabberd)") |"
 			echo "| presence deliveries/s | ≥ 5x | $(ratio "$(median_of ringd presence rate)" "$(median_of ejabberd presence rate)") |"
 			echo "| logins/s | ≥ 2,000/s for ringd | $(ratio "$(median_of ringd "connect-$CONNECT_USERS" rate)" "$(median_of ejabberd "connect-$CONNECT_USERS" rate)") ($(cell ringd "connect-$CONNECT_USERS" rate)/s) |"
 			echo "| message p99 at $(fmt "$MSG_LAT_RATE")/s | below ejabberd's | $(cell ringd "messages-$MSG_LAT_RATE" p99 1000 2) ms vs $(cell ejabberd "messages-$MSG_LAT_RATE" p99 1000 2) ms |"
 			echo "| call set-up p99 at 500/s | < 1 ms | $(cell ringd calls-500 p99 1000 2) ms |"
+			echo
+		fi
+		if [ -s "$OUT/failed.txt" ]; then
+			echo "## Not measured"
+			echo
+			sed 's/^/- /' "$OUT/failed.txt"
 			echo
 		fi
 		if [ -s "$OUT/skipped.txt" ]; then
@@ -797,6 +919,22 @@ write_summary() {
 			echo
 			sed 's/^/- /' "$OUT/skipped.txt"
 			echo
+		fi
+		if [ -d "$OUT/pprof" ]; then
+			echo "## Where ringd's time goes"
+			echo
+			# shellcheck disable=SC2016 # Markdown backticks, not a command
+			echo 'Profiles from separate, longer, unmeasured runs on a ringd with `[metrics] pprof = true` (files in `pprof/`); the top of each `go tool pprof -top`:'
+			echo
+			for f in "$OUT"/pprof/*.top.txt; do
+				[ -s "$f" ] || continue
+				echo "$(basename "$f" .top.txt):"
+				echo
+				echo '```'
+				head -n 20 "$f"
+				echo '```'
+				echo
+			done
 		fi
 		echo "## Charts"
 		echo
@@ -806,6 +944,27 @@ write_summary() {
 		echo
 		echo "Raw ringbench summaries: \`raw/<server>/<measurement>-r<n>.json\` (exit status in \`.rc\`); tool output: \`logs/\`."
 	} >"$s"
+}
+
+# calls_saturated KIND is true when some step of KIND fell below 80 % of
+# its offered rate; otherwise the highest rate is only a lower bound.
+calls_saturated() {
+	local rate med
+	for rate in $CALL_RATES; do
+		med=$(median_of "$1" "calls-$rate" rate)
+		[ -n "$med" ] || continue
+		awk -v a="$med" -v o="$rate" 'BEGIN { exit !(a < 0.8 * o) }' && return 0
+	done
+	return 1
+}
+
+# sat_label KIND prints the saturation rate, with "≥" when it was not
+# reached within the offered rates.
+sat_label() {
+	local v
+	v=$(calls_saturation "$1")
+	[ -n "$v" ] || { echo "–"; return 0; }
+	if calls_saturated "$1"; then echo "$(fmt "$v")/s"; else echo "≥ $(fmt "$v")/s (not saturated)"; fi
 }
 
 # calls_saturation KIND prints the highest median achieved setups/s.
@@ -910,6 +1069,7 @@ main() {
 	fi
 
 	LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+	RUN_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 	if awk -v l="${LOAD_AT_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
 		log "warning: load average $LOAD_AT_START: other work is running, figures will be noisy"
 	fi
@@ -955,6 +1115,7 @@ main() {
 		echo "LOAD_AT_START=$LOAD_AT_START"
 		echo "SERVER_CPU=$SERVER_CPU"
 		echo "TOOL_CPU=$TOOL_CPU"
+		echo "RUN_DATE=$RUN_DATE"
 	} >"$OUT/meta.txt"
 	versions >"$OUT/versions.md"
 
@@ -970,6 +1131,7 @@ main() {
 	write_charts
 	write_summary
 	log "done in $((SECONDS / 60))m$((SECONDS % 60))s: $OUT/summary.md"
+	return "$FAILED"
 }
 
 # max_users KIND is how many accounts KIND needs: the largest connect.
@@ -983,14 +1145,19 @@ max_users() {
 
 # run_server KIND measures one server from start to stop.
 run_server() {
-	local kind=$1 users check t0=$SECONDS
+	local kind=$1 users check t0=$SECONDS p0
 	prepare_server "$kind"
 	start_server "$kind"
 	log "$kind: up on 127.0.0.1:${SRV_PORT[$kind]} (STARTTLS), :${SRV_TLS_PORT[$kind]} (direct TLS), pid ${SRV_PID[$kind]}"
 
-	register_check_user "$kind"
-	check=$(/usr/bin/python3 "$BENCH/login_check.py" "check@$DOMAIN" "$PASSWORD" "${SRV_PORT[$kind]}" 2>>"$OUT/logs/login_check.log") ||
-		die "$kind: login check failed: $check"
+	# A server that cannot log in a standard client, or whose accounts
+	# cannot be made, is left out (and the run fails at the end); the
+	# others are still measured.
+	if ! register_check_user "$kind" ||
+		! check=$(/usr/bin/python3 "$BENCH/login_check.py" "check@$DOMAIN" "$PASSWORD" "${SRV_PORT[$kind]}" 2>>"$OUT/logs/login_check.log"); then
+		fail_server "$kind" "login check failed: ${check:-could not create the account, see ctl.log in the temp directory}"
+		return 0
+	fi
 	log "$kind: login check $check"
 	echo "$kind $check" >>"$OUT/logs/login_check.txt"
 
@@ -1001,18 +1168,31 @@ run_server() {
 	ringd) provision+=(-ringd-bin "$RINGD_BIN" -ringd-config "${SRV_DIR[ringd]}/ringd.toml") ;;
 	*) provision+=(-ctl "$(server_ctl "$kind")") ;;
 	esac
-	local p0=$SECONDS
-	"$RINGBENCH_BIN" "${provision[@]}" >"$OUT/logs/$kind-provision.stdout" 2>"$OUT/logs/$kind-provision.stderr" ||
-		die "$kind: provisioning failed (see logs/$kind-provision.stderr)"
+	p0=$SECONDS
+	if ! "$RINGBENCH_BIN" "${provision[@]}" >"$OUT/logs/$kind-provision.stdout" 2>"$OUT/logs/$kind-provision.stderr"; then
+		fail_server "$kind" "provisioning failed (see logs/$kind-provision.stderr)"
+		return 0
+	fi
 	log "$kind: provisioned in $((SECONDS - p0))s"
 
 	scenario_connect "$kind"
-	[ "$kind" = ringd ] && scenario_memory "$kind"
+	if [ "$kind" = ringd ]; then scenario_memory "$kind"; fi
 	scenario_messages "$kind"
 	scenario_presence "$kind"
 	scenario_calls "$kind"
 	stop_server "$kind"
+	if [ "$kind" = ringd ] && [ "$PPROF" = 1 ]; then scenario_profile; fi
 	log "$kind: done in $((SECONDS - t0))s"
+}
+
+# fail_server KIND WHY stops KIND, notes WHY for the summary and makes the
+# run's exit status 1.
+FAILED=0
+fail_server() {
+	log "$1: $2; not measured"
+	echo "$1: $2; not measured" >>"$OUT/failed.txt"
+	FAILED=1
+	stop_server "$1"
 }
 
 main

@@ -25,6 +25,8 @@ rgb(i) = (i == 1) ? 0x1b7837 : (i == 2) ? 0x2166ac : 0xb2182b
 
 # Throughput: one panel per scenario, one bar per server.
 set output outdir."/throughput.png"
+set offsets 0, 0, graph 0.12, 0 # room for the value above the tallest bar
+set xrange [-0.6:words(servers) - 0.4]
 set multiplot layout 2,2 title "Throughput, server pinned to one core (medians)"
 array panel[4] = ["logins/s", "messages/s", "presence deliveries/s", "call setups/s at saturation"]
 do for [col = 2:5] {
@@ -38,6 +40,8 @@ do for [col = 2:5] {
 	}
 }
 unset multiplot
+set offsets 0, 0, 0, 0
+set xrange [*:*]
 
 # Latency: p50 and p99 per server, log scale.
 set output outdir."/latency.png"
@@ -72,6 +76,7 @@ set logscale x
 set logscale y
 set xlabel "offered setups/s"
 set xtics (100, 250, 500, 1000, 2000, 4000, 8000)
+set xrange [70:11000]
 set key top left
 set yrange [*:*]
 set format y "%g"
@@ -80,11 +85,13 @@ ci(name) = sum [j = 1:words(servers)] (word(servers, j) eq name ? j : 0)
 if (words(callservers) > 0) {
 	set title "achieved setups/s"
 	set ylabel "setups/s"
+	set yrange [50:*]
 	plot for [s in callservers] datadir."/calls-".s.".dat" using 1:2 skip 1 \
 		with linespoints lw 2 pt 7 lc rgb color(ci(s)) title s, \
 		x with lines dt 2 lc rgb "#888888" title "offered"
 	set title "set-up latency, ms (solid p50, dashed p99)"
 	set ylabel "ms"
+	set yrange [*:*]
 	plot for [s in callservers] datadir."/calls-".s.".dat" using 1:3 skip 1 \
 		with linespoints lw 2 pt 7 lc rgb color(ci(s)) title s." p50", \
 		for [s in callservers] datadir."/calls-".s.".dat" using 1:4 skip 1 \

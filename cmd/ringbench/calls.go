@@ -88,6 +88,12 @@ type callRun struct {
 	wake     chan struct{}
 	// Hops, in µs in the summary.
 	total, propose, answer, initiate, accept, ack, terminate lockedHistogram
+	// hops is, per set-up, the sum of its five one-way hops (propose,
+	// proceed, initiate, accept, ack): the set-up latency without the
+	// tool's own handling between hops. What remains is the server's,
+	// plus loopback and the tool's wake-ups: an upper bound on the
+	// latency the server adds.
+	hops lockedHistogram
 }
 
 func callsRun(ctx context.Context, d *dialer, c *commonFlags, cc callsConfig, s *summary, errs *errorLog, stderr io.Writer) error {
@@ -169,12 +175,13 @@ func callsRun(ctx context.Context, d *dialer, c *commonFlags, cc callsConfig, s 
 	s.OfferedRate = cc.rate
 	s.Latency = cr.total.Snapshot().Summary()
 	s.Phases = map[string]latencySummary{
-		"propose":   cr.propose.Snapshot().Summary(),
-		"proceed":   cr.answer.Snapshot().Summary(),
-		"initiate":  cr.initiate.Snapshot().Summary(),
-		"accept":    cr.accept.Snapshot().Summary(),
-		"ack":       cr.ack.Snapshot().Summary(),
-		"terminate": cr.terminate.Snapshot().Summary(),
+		"propose":    cr.propose.Snapshot().Summary(),
+		"proceed":    cr.answer.Snapshot().Summary(),
+		"initiate":   cr.initiate.Snapshot().Summary(),
+		"accept":     cr.accept.Snapshot().Summary(),
+		"ack":        cr.ack.Snapshot().Summary(),
+		"terminate":  cr.terminate.Snapshot().Summary(),
+		"setup_hops": cr.hops.Snapshot().Summary(),
 	}
 	s.Loss = started - done
 	return nil
@@ -508,6 +515,11 @@ func (cr *callRun) onCalleeA(p *callPair, raw []byte) error {
 				c := &cr.calls[i]
 				now := cr.arrived(&cr.ack, &c.ackSent, &c.setupDone)
 				cr.total.Record(now - c.proposeSent.Load())
+				cr.hops.Record(c.proposeRecv.Load() - c.proposeSent.Load() +
+					c.answerRecv.Load() - c.answerSent.Load() +
+					c.initRecv.Load() - c.initSent.Load() +
+					c.acceptRecv.Load() - c.acceptSent.Load() +
+					now - c.ackSent.Load())
 				cr.setup.Add(1)
 			}
 			return nil
