@@ -58,7 +58,10 @@ func (c *conn) openStream() error {
 	}
 	c.streamID = newStreamID()
 	c.headerSent = true
-	if err := c.writeNow(c.headerBytes()); err != nil {
+	// Buffered, not flushed: it goes out with the features (or with the
+	// stream error finish writes), one TLS record and one write instead
+	// of two.
+	if err := c.writeRaw(c.headerBytes()); err != nil {
 		return err
 	}
 	if c.ws == nil && hdr.NS != wire.NSClient {
