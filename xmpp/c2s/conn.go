@@ -470,6 +470,11 @@ func (c *conn) writeLoop() {
 			c.writeFailed(err)
 			return
 		}
+		for _, e := range w.stanzas {
+			if e.at != 0 {
+				m.writeSeconds.Observe(float64(monoNow()-e.at) / 1e9)
+			}
+		}
 		q.written(w.release)
 		if w.closed {
 			c.closeWrite()
@@ -529,10 +534,15 @@ func (c *conn) readLoop() error {
 	full := rs.FullString()
 	bare := rs.BareString()
 	m := c.srv.metrics
+	var n uint32
 	for {
 		st, err := c.dec.Next()
 		if err != nil {
 			return err
+		}
+		var t0 int64
+		if n++; n%sampleEvery == 0 {
+			t0 = monoNow()
 		}
 		if c.ws != nil && st.Kind == wire.KindOther && string(st.NS) == wire.NSFraming && string(st.Name) == "close" {
 			return errClientClosed
@@ -560,6 +570,9 @@ func (c *conn) readLoop() error {
 				}
 			}
 			s.routedH.Add(1)
+			if t0 != 0 {
+				m.routeSeconds.Observe(float64(monoNow()-t0) / 1e9)
+			}
 		default:
 			if string(st.NS) != nsSM {
 				return newStreamError("unsupported-stanza-type", "")

@@ -44,6 +44,7 @@ type outbound struct {
 	// on and returns the record's id (0 for none). It runs under mu, so
 	// records are made in queue order.
 	record func(b []byte) int64
+	pushes uint32 // stanzas pushed, to sample one in sampleEvery
 
 	// closed is set (under mu) by the first close: the stream ends with
 	// final. It is atomic so that the reader can check it per stanza
@@ -71,6 +72,7 @@ type outbound struct {
 type entry struct {
 	b   []byte
 	rec int64
+	at  int64 // monoNow when queued, for the latency histogram; 0 when not sampled
 }
 
 // batch is what the writer writes in one go, filled by take. The writer
@@ -109,7 +111,11 @@ func (q *outbound) push(b []byte) (ok, overflow bool) {
 	if q.record != nil && (q.sm || q.enableAt >= 0) && len(b) > 1 && b[1] == 'm' {
 		rec = q.record(b)
 	}
-	q.items = append(q.items, entry{b: b, rec: rec})
+	var at int64
+	if q.pushes++; q.pushes%sampleEvery == 0 {
+		at = monoNow()
+	}
+	q.items = append(q.items, entry{b: b, rec: rec, at: at})
 	q.pending += len(b)
 	q.queued += len(b)
 	over := q.detached && len(q.items)+q.unacked.len() > q.window
