@@ -18,6 +18,12 @@
 // storage backends (SQLite, and MySQL/MariaDB when RINGD_TEST_MYSQL_DSN
 // names a server), offline messages surviving kill -9 (XEP-0160, XEP-0203),
 // the offline quota, and stored subscription requests (RFC 6121 §3.1.3).
+// Also: XEP-0198 resumption; calls (XEP-0353, Jingle) with two callee
+// resources, glare, ring timeout and missed calls across a restart; push
+// (XEP-0357); StanzaJS over WebSocket; XEP-0191 blocking; TURN credentials
+// (XEP-0215); a chaos run of 5,000 messages through three kill -9s with
+// client retries (a small Go client, chaosclient_test.go); SIGTERM with
+// messages in flight; and a smoke run of every ringbench scenario.
 //
 // See README.md for how to run the tests and read the client debug logs.
 package e2e
