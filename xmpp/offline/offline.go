@@ -21,10 +21,10 @@ import (
 // Namespaces this package reads.
 const (
 	NS      = "msgoffline" // XEP-0160 disco feature
-	NSHints = "urn:xmpp:hints"
+	NSHints = router.NSHints
 	NSDelay = "urn:xmpp:delay"
-	NSJMI0  = "urn:xmpp:jingle-message:0"
-	NSJMI1  = "urn:xmpp:jingle-message:1"
+	NSJMI0  = router.NSJMI0
+	NSJMI1  = router.NSJMI1
 )
 
 // DefaultQuota is the number of messages kept per account.
@@ -98,34 +98,9 @@ func (o *Offline) lock(local string) *sync.RWMutex {
 	return &o.locks[maphash.String(o.seed, local)%uint64(len(o.locks))]
 }
 
-// storable reports whether a message is kept for later (XEP-0160 with
-// XEP-0334 hints).
-func storable(st *wire.Stanza) bool {
-	keep := false
-	for i := 0; i < st.NumChildren; i++ {
-		ch := st.Children[i]
-		switch string(ch.NS) {
-		case NSHints:
-			switch string(ch.Name) {
-			case "no-store", "no-permanent-store":
-				return false
-			case "store":
-				keep = true
-			}
-		case wire.NSClient:
-			if string(ch.Name) == "body" {
-				keep = true
-			}
-		case NSJMI0, NSJMI1:
-			keep = true
-		}
-	}
-	return keep
-}
-
 // StoreOffline implements router.OfflineHandler.
 func (o *Offline) StoreOffline(ctx context.Context, _ *router.Session, to router.Account, st *wire.Stanza, raw []byte) error {
-	if !storable(st) {
+	if !router.Storable(st) {
 		o.metrics.dropped.Inc()
 		return nil
 	}
@@ -139,32 +114,29 @@ func (o *Offline) StoreOffline(ctx context.Context, _ *router.Session, to router
 		}
 		return nil
 	}
-	_, err := o.cfg.Store.PushOffline(ctx, to.Local, raw, o.cfg.Now(), o.cfg.Quota)
-	switch {
-	case errors.Is(err, storage.ErrQuotaExceeded):
-		o.metrics.quotaRejected.Inc()
-		return stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint}
-	case err != nil:
-		return fmt.Errorf("offline: store for %s: %w", to.Bare, err)
-	}
-	o.metrics.stored.Inc()
-	return nil
+	return o.push(ctx, to.Local, raw, o.cfg.Now(), o.cfg.Quota)
 }
 
 // KeepOffline implements router.OfflineKeeper: it stores a message a
 // session refused, without trying live delivery again.
 func (o *Offline) KeepOffline(ctx context.Context, to router.Account, st *wire.Stanza, raw []byte) error {
-	if !storable(st) {
+	if !router.Storable(st) {
 		o.metrics.dropped.Inc()
 		return nil
 	}
-	_, err := o.cfg.Store.PushOffline(ctx, to.Local, raw, o.cfg.Now(), o.cfg.Quota)
+	return o.push(ctx, to.Local, raw, o.cfg.Now(), o.cfg.Quota)
+}
+
+// push appends raw to the account's queue, counting it, and maps a full
+// quota to the stanza error the sender gets.
+func (o *Offline) push(ctx context.Context, local string, raw []byte, created time.Time, quota int) error {
+	_, err := o.cfg.Store.PushOffline(ctx, local, raw, created, quota)
 	switch {
 	case errors.Is(err, storage.ErrQuotaExceeded):
 		o.metrics.quotaRejected.Inc()
 		return stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint}
 	case err != nil:
-		return fmt.Errorf("offline: keep for %s: %w", to.Bare, err)
+		return fmt.Errorf("offline: store for %s: %w", local, err)
 	}
 	o.metrics.stored.Inc()
 	return nil

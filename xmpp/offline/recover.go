@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ringd/ringd/storage"
+	"github.com/ringd/ringd/xmpp/router"
 	"github.com/ringd/ringd/xmpp/wire"
 )
 
@@ -26,14 +27,13 @@ func (o *Offline) Recover(ctx context.Context, m storage.InflightMessage) error 
 	if err != nil {
 		return fmt.Errorf("offline: recover record %d: unreadable stanza: %w", m.ID, err)
 	}
-	if st.Kind != wire.KindMessage || !storable(st) {
+	if st.Kind != wire.KindMessage || !router.Storable(st) {
 		o.metrics.dropped.Inc()
 		return nil
 	}
-	if _, err := o.cfg.Store.PushOffline(ctx, m.User, m.Stanza, m.Created, 0); err != nil {
-		return fmt.Errorf("offline: recover record %d for %s: %w", m.ID, m.User, err)
+	if err := o.push(ctx, m.User, m.Stanza, m.Created, 0); err != nil {
+		return fmt.Errorf("offline: recover record %d: %w", m.ID, err)
 	}
-	o.metrics.stored.Inc()
 	return nil
 }
 

@@ -46,33 +46,20 @@ func (n *notification) priority() priority {
 	return normal
 }
 
-// classify reports whether a message is one offline storage keeps (a body,
-// a XEP-0334 store hint, a XEP-0353 call message; no no-store hint), which
-// deserves a notification, and whether it is urgent: a call proposal.
-// It mirrors xmpp/offline's rule, which it cannot import.
+// classify reports whether a message deserves a notification (one
+// offline storage keeps: router.Storable) and whether it is urgent: a
+// call proposal.
 func classify(st *wire.Stanza) (notify, isUrgent bool) {
+	if !router.Storable(st) {
+		return false, false
+	}
 	for i := 0; i < st.NumChildren; i++ {
 		ch := st.Children[i]
-		switch string(ch.NS) {
-		case NSHints:
-			switch string(ch.Name) {
-			case "no-store", "no-permanent-store":
-				return false, false
-			case "store":
-				notify = true
-			}
-		case wire.NSClient:
-			if string(ch.Name) == "body" {
-				notify = true
-			}
-		case NSJMI0, NSJMI1:
-			notify = true
-			if string(ch.Name) == "propose" {
-				isUrgent = true
-			}
+		if (string(ch.NS) == NSJMI0 || string(ch.NS) == NSJMI1) && string(ch.Name) == "propose" {
+			return true, true
 		}
 	}
-	return notify, isUrgent
+	return true, false
 }
 
 // MessageRouted implements router.MessageObserver: a message that went to

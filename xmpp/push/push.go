@@ -26,9 +26,9 @@ const (
 	NSPublishOptions = "http://jabber.org/protocol/pubsub#publish-options" // FORM_TYPE of publish-options
 	NSData           = "jabber:x:data"                                     // XEP-0004
 	NSPriority       = "tigase:push:priority:0"                            // Tigase's priority extension
-	NSJMI0           = "urn:xmpp:jingle-message:0"                         // XEP-0353
-	NSJMI1           = "urn:xmpp:jingle-message:1"
-	NSHints          = "urn:xmpp:hints" // XEP-0334
+	NSJMI0           = router.NSJMI0                                       // XEP-0353
+	NSJMI1           = router.NSJMI1
+	NSHints          = router.NSHints // XEP-0334
 )
 
 // Defaults of Config.
