@@ -254,12 +254,11 @@ func (j *Journal) signal() {
 }
 
 // run is the committer: after a wake-up it lingers, then commits the
-// batch being filled. On stop it commits once more, retrying until
-// Close's caller gives up.
+// batch being filled. Once stopped it makes one last attempt with
+// everything pending (a commit that was retrying gave its batch back).
 func (j *Journal) run() {
 	defer close(j.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	var linger *time.Timer
 	if j.cfg.Linger > 0 {
 		linger = time.NewTimer(time.Hour)
@@ -269,7 +268,7 @@ func (j *Journal) run() {
 		select {
 		case <-j.wake:
 		case <-j.stop:
-			j.commit(ctx, true)
+			j.commit(ctx)
 			return
 		}
 		if linger != nil {
@@ -278,20 +277,22 @@ func (j *Journal) run() {
 			case <-linger.C:
 			case <-j.stop:
 				linger.Stop()
-				j.commit(ctx, true)
+				j.commit(ctx)
 				return
 			}
 		}
-		if !j.commit(ctx, false) {
+		if !j.commit(ctx) {
+			j.commit(ctx) // stopping: one last attempt
 			return
 		}
 	}
 }
 
 // commit writes the batch being filled and the pending deletes, retrying
-// while storage fails, then runs the waiters it satisfied. It returns
-// false when it gave up because the journal is stopping.
-func (j *Journal) commit(ctx context.Context, final bool) bool {
+// while storage fails, then runs the waiters it satisfied. When the
+// journal stops while it retries, it puts the batch back and returns
+// false; once stopped, that makes it give up after one attempt.
+func (j *Journal) commit(ctx context.Context) bool {
 	j.mu.Lock()
 	recs, dels, cancelled := j.open, j.dels, j.cancelled
 	j.open, j.dels, j.cancelled = j.spareRecs[:0], j.spareDels[:0], 0
@@ -323,14 +324,7 @@ func (j *Journal) commit(ctx context.Context, final bool) bool {
 			select {
 			case <-time.After(pause):
 			case <-j.stop:
-				if !final {
-					// Close is waiting: one last attempt with
-					// everything pending, in the final commit.
-					j.requeue(recs[:len(add)], dels)
-					return j.commit(ctx, true)
-				}
-				// Give up: what was not written stays pending.
-				j.requeue(recs[:len(add)], dels)
+				j.requeue(add, dels)
 				return false
 			}
 			pause = min(2*pause, maxRetryPause)
