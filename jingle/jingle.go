@@ -147,11 +147,8 @@ func (h *Handler) countLocked(c *call, o outcome) {
 		return
 	}
 	c.counted = true
-	if c.stored {
-		if h.reg.counted.has(c.key) {
-			return // a call re-armed from storage and counted before
-		}
-		h.reg.counted.add(c.key)
+	if c.stored && !h.reg.counted.add(c.key) {
+		return // a call re-armed from storage and counted before
 	}
 	h.metrics.calls[o].Inc()
 }

@@ -3,6 +3,7 @@ package jingle
 import (
 	"bytes"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/ringd/ringd/storage"
@@ -76,7 +77,8 @@ func (h *Handler) FollowStored(ctx context.Context, to router.Account, msgs []st
 			}
 			return c.i, after
 		}
-		key := callKey{string(bareOf([]byte(c.from))), c.sid}
+		bare, _, _ := strings.Cut(c.from, "/")
+		key := callKey{bare, c.sid}
 		if now.Before(c.proposed.Add(h.cfg.RingTimeout)) {
 			if h.rearm(key, to, c, now) {
 				h.log.DebugContext(ctx, "a stored call offer rings again until its ring timeout", "jid", to.Bare, "sid", c.sid)
@@ -145,10 +147,9 @@ func (h *Handler) missedRetract(to router.Account, c storedCall) []byte {
 func (h *Handler) countMissed(k callKey) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.reg.get(k) != nil || h.reg.counted.has(k) {
+	if h.reg.get(k) != nil || !h.reg.counted.add(k) {
 		return
 	}
-	h.reg.counted.add(k)
 	h.metrics.calls[outMissed].Inc()
 }
 

@@ -196,10 +196,14 @@ func (s *countedSet) has(k callKey) bool {
 	return ok
 }
 
-// add remembers k, forgetting the oldest key when the set is full.
-func (s *countedSet) add(k callKey) {
-	if s.max <= 0 || s.has(k) {
-		return
+// add remembers k, forgetting the oldest key when the set is full. It
+// reports whether k is new: false means it was counted before.
+func (s *countedSet) add(k callKey) (added bool) {
+	if s.has(k) {
+		return false
+	}
+	if s.max <= 0 {
+		return true
 	}
 	if len(s.fifo) < s.max {
 		s.fifo = append(s.fifo, k)
@@ -209,6 +213,7 @@ func (s *countedSet) add(k callKey) {
 		s.next = (s.next + 1) % s.max
 	}
 	s.keys[k] = struct{}{}
+	return true
 }
 
 // callHeap orders calls by deadline (container/heap).

@@ -96,6 +96,21 @@ func (v *blockView) visible(sessions []*router.Session) []*router.Session {
 // account's sessions that started before it ends first; broadcasts that
 // start after it read the changed block list.
 func (p *Presence) RevokeDirected(ctx context.Context, bare string, blocked func(jid string) bool) {
+	// The user's roster is read once for all sessions, and only if a
+	// recipient is left after the block check: most blocks revoke nothing.
+	var items []storage.RosterItem
+	read := false
+	subscriber := func(s *router.Session, contact string) bool {
+		if !read {
+			read = true
+			var err error
+			if items, err = p.roster(ctx, s); err != nil {
+				// Subscribers may get a second unavailable.
+				p.log.ErrorContext(ctx, "presence: directed presence revoked without roster", "jid", s.FullString(), "err", err)
+			}
+		}
+		return hasSubscriber(items, contact)
+	}
 	for _, s := range p.router.Sessions(bare) {
 		v, ok := p.sessions.Load(s)
 		if !ok {
@@ -104,14 +119,16 @@ func (p *Presence) RevokeDirected(ctx context.Context, bare string, blocked func
 		st := v.(*session)
 		st.mu.Lock()
 		if !st.gone {
-			p.revokeDirected(ctx, st, blocked)
+			p.revokeDirected(st, blocked, subscriber)
 		}
 		p.release(ctx, st)
 	}
 }
 
-// revokeDirected is RevokeDirected for one session. st.mu is held.
-func (p *Presence) revokeDirected(ctx context.Context, st *session, blocked func(string) bool) {
+// revokeDirected is RevokeDirected for one session; subscriber reports
+// whether a contact (a bare JID) is a subscriber of st's user. st.mu is
+// held.
+func (p *Presence) revokeDirected(st *session, blocked func(string) bool, subscriber func(*router.Session, string) bool) {
 	if len(st.directed) == 0 {
 		return
 	}
@@ -119,8 +136,6 @@ func (p *Presence) revokeDirected(ctx context.Context, st *session, blocked func
 	own := s.BareString()
 	available := st.cur.Load() != nil
 	var raw []byte
-	var items []storage.RosterItem
-	read := false
 	n := 0
 	for to, bare := range st.directed {
 		if bare == own {
@@ -131,18 +146,8 @@ func (p *Presence) revokeDirected(ctx context.Context, st *session, blocked func
 			if !gone && !blocked(d.FullString()) {
 				continue
 			}
-			if available {
-				if !read {
-					var err error
-					read = true
-					if items, err = p.roster(ctx, s); err != nil {
-						// Subscribers may get a second unavailable.
-						p.log.ErrorContext(ctx, "presence: directed presence revoked without roster", "jid", s.FullString(), "err", err)
-					}
-				}
-				if hasSubscriber(items, bare) {
-					continue
-				}
+			if available && subscriber(s, bare) {
+				continue // gets the blocking feature's unavailable
 			}
 			if raw == nil {
 				raw = unavailableStanza(s.FullString())

@@ -186,24 +186,9 @@ func TestBlockedPresence(t *testing.T) {
 					t.Fatalf("Block(%s) = %v", user, err)
 				}
 			}
-			for _, j := range tc.bound {
-				e.bind(j)
-			}
-			for i, j := range tc.online {
-				e.bind(j)
-				e.clock.Set(t0.Add(time.Duration(i+1) * time.Second))
-				e.send(j, `<presence/>`)
-			}
-			e.takeAll()
+			e.start(tc.bound, tc.online)
 			e.clock.Set(t0.Add(10 * time.Second))
-			for _, s := range tc.steps {
-				if s.unbind != "" {
-					e.unbind(s.unbind)
-				} else {
-					e.send(s.from, s.x)
-				}
-			}
-			if got := e.takeAll(); !equalDeliveries(got, tc.want, tc.ordered) {
+			if got := e.play(tc.steps); !equalDeliveries(got, tc.want, tc.ordered) {
 				t.Errorf("deliveries:%s\nwant:%s", formatDeliveries(got), formatDeliveries(tc.want))
 			}
 		})
@@ -319,23 +304,8 @@ func TestBlockRevokesDirected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvBlocking(t, nil)
 			baseRoster(e)
-			for _, j := range tc.bound {
-				e.bind(j)
-			}
-			for i, j := range tc.online {
-				e.bind(j)
-				e.clock.Set(t0.Add(time.Duration(i+1) * time.Second))
-				e.send(j, `<presence/>`)
-			}
-			e.takeAll()
-			for _, s := range tc.steps {
-				if s.unbind != "" {
-					e.unbind(s.unbind)
-				} else {
-					e.send(s.from, s.x)
-				}
-			}
-			if got := e.takeAll(); !equalDeliveries(got, tc.want, true) {
+			e.start(tc.bound, tc.online)
+			if got := e.play(tc.steps); !equalDeliveries(got, tc.want, true) {
 				t.Errorf("deliveries:%s\nwant:%s", formatDeliveries(got), formatDeliveries(tc.want))
 			}
 		})

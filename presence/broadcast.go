@@ -34,11 +34,12 @@ func (p *Presence) available(ctx context.Context, st *session, ps *router.Stanza
 		p.log.ErrorContext(ctx, "presence: broadcast without roster", "jid", s.FullString(), "err", err)
 		p.router.Bounce(s, ps.St, internalServerError)
 	}
-	p.fanout(ctx, s, raw, items, nil)
+	view := p.blockView(ctx, s)
+	p.fanout(&view, raw, items, nil)
 	if !initial {
 		return false // RFC 6121 §4.4.2: no probes for subsequent presence
 	}
-	p.answerProbes(ctx, s, items)
+	p.answerProbes(ctx, &view, items)
 	runInitial = !st.initialSent
 	st.initialSent = true
 	return runInitial
@@ -58,6 +59,10 @@ func (p *Presence) unavailable(ctx context.Context, st *session, ps *router.Stan
 func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, echo bool) {
 	s := st.s
 	wasAvailable := st.cur.Load() != nil
+	if !wasAvailable && len(st.directed) == 0 {
+		return
+	}
+	view := p.blockView(ctx, s)
 	var items []storage.RosterItem
 	if wasAvailable {
 		// Unrecord before fanning out: a contact that probes from now on
@@ -77,13 +82,12 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 		if echo {
 			self = s
 		}
-		p.fanout(ctx, s, raw, items, self)
+		p.fanout(&view, raw, items, self)
 	}
 	if len(st.directed) == 0 {
 		return
 	}
 	own := s.BareString()
-	view := p.blockView(ctx, s)
 	n := 0
 	for to, bare := range st.directed {
 		if wasAvailable && (bare == own || hasSubscriber(items, bare)) {
@@ -95,25 +99,24 @@ func (p *Presence) goUnavailable(ctx context.Context, st *session, raw []byte, e
 	clear(st.directed)
 }
 
-// fanout is the one path every broadcast takes: it delivers raw, s's
-// broadcast presence (from its full JID, no 'to'), to the available
+// fanout is the one path every broadcast takes: it delivers raw, the
+// broadcast presence of view's session s (from its full JID, no 'to'), to the available
 // resources of every contact whose roster item has subscription "from" or
 // "both", one copy per contact addressed to its bare JID, and to the
 // user's own available resources (RFC 6121 §4.2.2, §4.4.2, §4.5.2), plus
 // self if it is no longer available (the resource that sent an unavailable
 // presence gets it back). A contact's session that a block stands between
 // gets nothing (see blockView). Coalescing and rate limiting belong here.
-func (p *Presence) fanout(ctx context.Context, s *router.Session, raw []byte, items []storage.RosterItem, self *router.Session) {
+func (p *Presence) fanout(view *blockView, raw []byte, items []storage.RosterItem, self *router.Session) {
 	p.metrics.broadcasts.Inc()
-	own := s.BareString()
-	view := p.blockView(ctx, s)
-	n := p.toAvailable(&view, own, raw, self)
+	own := view.s.BareString()
+	n := p.toAvailable(view, own, raw, self)
 	for i := range items {
 		it := &items[i]
 		if it.Contact == own || !hasFrom(it.Subscription) {
 			continue
 		}
-		n += p.toAvailable(&view, it.Contact, raw, nil)
+		n += p.toAvailable(view, it.Contact, raw, nil)
 	}
 	p.metrics.deliveries.Add(float64(n))
 }
@@ -141,21 +144,21 @@ func (p *Presence) toAvailable(view *blockView, bare string, raw []byte, also *r
 	return n
 }
 
-// answerProbes gives the newly available session s what the probes of RFC
+// answerProbes gives the newly available session s, view's, what the probes of RFC
 // 6121 §4.2.2 would bring back (§4.3.2): the current presence of the
 // user's other available resources, and of each available resource of
 // every contact the user is subscribed to ("to" or "both"), except
 // sessions hidden from s by a block.
-func (p *Presence) answerProbes(ctx context.Context, s *router.Session, items []storage.RosterItem) {
+func (p *Presence) answerProbes(ctx context.Context, view *blockView, items []storage.RosterItem) {
+	s := view.s
 	own := s.BareString()
 	n := p.sendCurrent(s, p.router.Sessions(own), "")
-	view := p.blockView(ctx, s)
 	for i := range items {
 		it := &items[i]
 		if it.Contact == own || !hasTo(it.Subscription) {
 			continue
 		}
-		n += p.probeAccount(ctx, &view, it.Contact, "")
+		n += p.probeAccount(ctx, view, it.Contact, "")
 	}
 	p.metrics.deliveries.Add(float64(n))
 }

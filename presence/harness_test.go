@@ -240,6 +240,34 @@ func (e *env) unbind(j string) {
 
 // takeAll returns, for every client, what it got since the last take
 // (clients that got nothing are left out).
+// start binds bound, then binds online one second apart from t0, each
+// sending initial presence, and drops everything delivered so far.
+func (e *env) start(bound, online []string) {
+	e.t.Helper()
+	for _, j := range bound {
+		e.bind(j)
+	}
+	for i, j := range online {
+		e.bind(j)
+		e.clock.Set(t0.Add(time.Duration(i+1) * time.Second))
+		e.send(j, `<presence/>`)
+	}
+	e.takeAll()
+}
+
+// play runs steps in order and returns what they delivered.
+func (e *env) play(steps []step) map[string][]string {
+	e.t.Helper()
+	for _, s := range steps {
+		if s.unbind != "" {
+			e.unbind(s.unbind)
+		} else {
+			e.send(s.from, s.x)
+		}
+	}
+	return e.takeAll()
+}
+
 func (e *env) takeAll() map[string][]string {
 	out := make(map[string][]string)
 	for j, cl := range e.clients {

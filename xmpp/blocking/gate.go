@@ -63,7 +63,7 @@ func (h *Handler) outbound(s *router.Session, st *wire.Stanza, own *list) bool {
 	if err != nil {
 		return false
 	}
-	a := addrOfJID(to)
+	a := addrOf(to.String())
 	switch {
 	case a.bare == s.BareString():
 		return false // XEP-0191 §5: never between the user's own resources

@@ -26,20 +26,12 @@ type xmlItems struct {
 	} `xml:"urn:xmpp:blocking item"`
 }
 
-func errorf(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
-	se := stanza.Error{Type: t, Condition: c}
-	if text != "" {
-		se.Text = map[string]string{"": text}
-	}
-	return se
-}
-
 // HandleIQ implements router.IQHandler for the user's own account
 // (XEP-0191 §3): get <blocklist/>, set <block/> or <unblock/>.
 func (h *Handler) HandleIQ(ctx context.Context, iq *router.IQ) ([]byte, error) {
 	var doc xmlIQ
 	if err := xml.Unmarshal(iq.Raw, &doc); err != nil {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "malformed blocking command")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "malformed blocking command")
 	}
 	s := iq.Session
 	switch {
@@ -47,7 +39,7 @@ func (h *Handler) HandleIQ(ctx context.Context, iq *router.IQ) ([]byte, error) {
 		return h.get(ctx, s)
 	case iq.Set && doc.Block != nil:
 		if len(doc.Block.Items) == 0 {
-			return nil, errorf(stanza.Modify, stanza.BadRequest, "block carries no item")
+			return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "block carries no item")
 		}
 		jids, err := parseItems(doc.Block)
 		if err != nil {
@@ -61,7 +53,7 @@ func (h *Handler) HandleIQ(ctx context.Context, iq *router.IQ) ([]byte, error) {
 		}
 		return nil, h.change(ctx, s, jids, false)
 	}
-	return nil, errorf(stanza.Modify, stanza.BadRequest, "")
+	return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "")
 }
 
 // parseItems returns the items' JIDs in canonical form, each once, in the
@@ -71,11 +63,11 @@ func parseItems(in *xmlItems) ([]string, error) {
 	out := make([]string, 0, len(in.Items))
 	for _, it := range in.Items {
 		if it.JID == nil {
-			return nil, errorf(stanza.Modify, stanza.JIDMalformed, "item without jid")
+			return nil, router.StanzaError(stanza.Modify, stanza.JIDMalformed, "item without jid")
 		}
 		j, err := jid.Parse(*it.JID)
 		if err != nil {
-			return nil, errorf(stanza.Modify, stanza.JIDMalformed, "")
+			return nil, router.StanzaError(stanza.Modify, stanza.JIDMalformed, "")
 		}
 		if c := j.String(); !slices.Contains(out, c) {
 			out = append(out, c)
@@ -117,7 +109,7 @@ func (h *Handler) change(ctx context.Context, s *router.Session, jids []string, 
 			}
 		}
 		if before.len()+added > h.cfg.MaxItems {
-			return errorf(stanza.Modify, stanza.PolicyViolation, fmt.Sprintf("a block list holds at most %d JIDs", h.cfg.MaxItems))
+			return router.StanzaError(stanza.Modify, stanza.PolicyViolation, fmt.Sprintf("a block list holds at most %d JIDs", h.cfg.MaxItems))
 		}
 		err = h.cfg.Store.Block(ctx, user, jids)
 	case len(jids) > 0:

@@ -1,10 +1,6 @@
 package blocking
 
-import (
-	"strings"
-
-	"mellium.im/xmpp/jid"
-)
+import "strings"
 
 // list is one user's block list as the gate reads it. It is immutable once
 // built: a change to the list replaces it.
@@ -53,9 +49,6 @@ func addrOf(s string) addr {
 	}
 	return a
 }
-
-// addrOfJID is addrOf for a parsed JID.
-func addrOfJID(j jid.JID) addr { return addrOf(j.String()) }
 
 // blocks reports whether an item of l matches a. An item that is a domain
 // matches the domain and every JID at it; a bare JID matches every
