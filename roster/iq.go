@@ -37,25 +37,17 @@ type xmlItem struct {
 	Groups       []string `xml:"jabber:iq:roster group"`
 }
 
-func errorf(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
-	se := stanza.Error{Type: t, Condition: c}
-	if text != "" {
-		se.Text = map[string]string{"": text}
-	}
-	return se
-}
-
 // HandleIQ serves roster gets and sets (RFC 6121 §2) for the sender's own
 // roster; a roster IQ addressed to another account is forbidden
 // (§2.3.3).
 func (r *Roster) HandleIQ(ctx context.Context, iq *router.IQ) ([]byte, error) {
 	s := iq.Session
 	if iq.Account() != s.BareString() {
-		return nil, errorf(stanza.Auth, stanza.Forbidden, "")
+		return nil, router.StanzaError(stanza.Auth, stanza.Forbidden, "")
 	}
 	var doc xmlIQ
 	if err := xml.Unmarshal(iq.Raw, &doc); err != nil || doc.Query == nil {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "malformed roster query")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "malformed roster query")
 	}
 	if !iq.Set {
 		return r.get(ctx, s, doc.Query)
@@ -93,21 +85,21 @@ func (r *Roster) get(ctx context.Context, s *router.Session, q *xmlQuery) ([]byt
 // (§2.5) one item.
 func (r *Roster) set(ctx context.Context, s *router.Session, q *xmlQuery) ([]byte, error) {
 	if len(q.Items) != 1 {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "a roster set carries exactly one item")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "a roster set carries exactly one item")
 	}
 	in := q.Items[0]
 	if in.JID == nil {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "item without jid")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "item without jid")
 	}
 	j, err := jid.Parse(*in.JID)
 	if err != nil {
-		return nil, errorf(stanza.Modify, stanza.JIDMalformed, "")
+		return nil, router.StanzaError(stanza.Modify, stanza.JIDMalformed, "")
 	}
 	if j.Resourcepart() != "" {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "roster items are bare JIDs")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "roster items are bare JIDs")
 	}
 	if j.String() == s.BareString() {
-		return nil, errorf(stanza.Cancel, stanza.NotAllowed, "the own account is not a roster item")
+		return nil, router.StanzaError(stanza.Cancel, stanza.NotAllowed, "the own account is not a roster item")
 	}
 	if in.Subscription == "remove" {
 		return nil, r.remove(ctx, s, j)
@@ -122,19 +114,19 @@ func (r *Roster) set(ctx context.Context, s *router.Session, q *xmlQuery) ([]byt
 // checkItem applies the error cases of RFC 6121 §2.3.3 and our limits.
 func (r *Roster) checkItem(in xmlItem) error {
 	if len(in.Name) > r.cfg.MaxTextBytes {
-		return errorf(stanza.Modify, stanza.NotAcceptable, "name too long")
+		return router.StanzaError(stanza.Modify, stanza.NotAcceptable, "name too long")
 	}
 	if len(in.Groups) > r.cfg.MaxGroups {
-		return errorf(stanza.Modify, stanza.NotAcceptable, "too many groups")
+		return router.StanzaError(stanza.Modify, stanza.NotAcceptable, "too many groups")
 	}
 	for i, g := range in.Groups {
 		switch {
 		case g == "":
-			return errorf(stanza.Modify, stanza.NotAcceptable, "empty group")
+			return router.StanzaError(stanza.Modify, stanza.NotAcceptable, "empty group")
 		case len(g) > r.cfg.MaxTextBytes:
-			return errorf(stanza.Modify, stanza.NotAcceptable, "group name too long")
+			return router.StanzaError(stanza.Modify, stanza.NotAcceptable, "group name too long")
 		case slices.Contains(in.Groups[:i], g):
-			return errorf(stanza.Modify, stanza.BadRequest, "duplicate group")
+			return router.StanzaError(stanza.Modify, stanza.BadRequest, "duplicate group")
 		}
 	}
 	return nil
@@ -171,7 +163,7 @@ func (r *Roster) checkRoom(ctx context.Context, user string) error {
 		return fmt.Errorf("roster: count items of %s: %w", user, err)
 	}
 	if len(items) >= r.cfg.MaxItems {
-		return errorf(stanza.Cancel, stanza.ResourceConstraint, "roster is full")
+		return router.StanzaError(stanza.Cancel, stanza.ResourceConstraint, "roster is full")
 	}
 	return nil
 }
@@ -187,7 +179,7 @@ func (r *Roster) remove(ctx context.Context, s *router.Session, contact jid.JID)
 	it, err := r.store.RosterItem(ctx, user, c)
 	if errors.Is(err, storage.ErrNotFound) {
 		unlock()
-		return errorf(stanza.Cancel, stanza.ItemNotFound, "")
+		return router.StanzaError(stanza.Cancel, stanza.ItemNotFound, "")
 	}
 	if err != nil {
 		unlock()
@@ -202,7 +194,7 @@ func (r *Roster) remove(ctx context.Context, s *router.Session, contact jid.JID)
 	if err != nil {
 		unlock()
 		if errors.Is(err, storage.ErrNotFound) {
-			return errorf(stanza.Cancel, stanza.ItemNotFound, "")
+			return router.StanzaError(stanza.Cancel, stanza.ItemNotFound, "")
 		}
 		return fmt.Errorf("roster: remove %s from %s: %w", c, bare, err)
 	}

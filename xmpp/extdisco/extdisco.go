@@ -116,41 +116,33 @@ type request struct {
 	} `xml:"service"`
 }
 
-func errorf(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
-	se := stanza.Error{Type: t, Condition: c}
-	if text != "" {
-		se.Text = map[string]string{"": text}
-	}
-	return se
-}
-
 // HandleIQ answers a get of <services/> or <credentials/>; a set is a
 // bad request (only the server pushes services, §5).
 func (h *Handler) HandleIQ(_ context.Context, iq *router.IQ) ([]byte, error) {
 	name := string(iq.Payload.Name)
 	if name != "services" && name != "credentials" {
-		return nil, errorf(stanza.Cancel, stanza.FeatureNotImplemented, "")
+		return nil, router.StanzaError(stanza.Cancel, stanza.FeatureNotImplemented, "")
 	}
 	if iq.Set {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "services are requested with type get")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "services are requested with type get")
 	}
 	var req request
 	if err := xml.Unmarshal(iq.PayloadXML(), &req); err != nil {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "malformed "+name+" request")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "malformed "+name+" request")
 	}
 	user := iq.Session.BareString()
 	if name == "services" {
 		return h.list(user, req.Type), nil
 	}
 	if len(req.Service) == 0 || req.Service[0].Host == "" || req.Service[0].Type == "" {
-		return nil, errorf(stanza.Modify, stanza.BadRequest, "credentials need a service with host and type")
+		return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "credentials need a service with host and type")
 	}
 	want := req.Service[0]
 	port := 0
 	if want.Port != "" {
 		p, err := strconv.ParseUint(want.Port, 10, 16)
 		if err != nil || p == 0 {
-			return nil, errorf(stanza.Modify, stanza.BadRequest, "bad port")
+			return nil, router.StanzaError(stanza.Modify, stanza.BadRequest, "bad port")
 		}
 		port = int(p)
 	}
@@ -189,7 +181,7 @@ func (h *Handler) credentials(user, host, typ string, port int) ([]byte, error) 
 		}
 	}
 	if !found {
-		return nil, errorf(stanza.Cancel, stanza.ItemNotFound, "no such service with credentials")
+		return nil, router.StanzaError(stanza.Cancel, stanza.ItemNotFound, "no such service with credentials")
 	}
 	return append(b, "</credentials>"...), nil
 }

@@ -202,15 +202,9 @@ func (p *Push) Close(ctx context.Context) error {
 	}
 }
 
-func errorf(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
-	se := stanza.Error{Type: t, Condition: c}
-	if text != "" {
-		se.Text = map[string]string{"": text}
-	}
-	return se
+func badRequest(text string) stanza.Error {
+	return router.StanzaError(stanza.Modify, stanza.BadRequest, text)
 }
-
-func badRequest(text string) stanza.Error { return errorf(stanza.Modify, stanza.BadRequest, text) }
 
 // xmlIQ is an enable or disable request. The whole IQ is decoded, not the
 // payload alone, so that prefixes declared on the iq element resolve.
@@ -253,7 +247,7 @@ func service(s *router.Session, attr *string) (string, error) {
 	}
 	j, err := jid.Parse(*attr)
 	if err != nil {
-		return "", errorf(stanza.Modify, stanza.JIDMalformed, "")
+		return "", router.StanzaError(stanza.Modify, stanza.JIDMalformed, "")
 	}
 	if j.Bare().String() == s.BareString() {
 		// Notifications would come back to the account they are about.

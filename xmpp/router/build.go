@@ -280,3 +280,14 @@ func (r *Router) Bounce(s *Session, st *wire.Stanza, se stanza.Error) { r.bounce
 func (r *Router) Deliver(s *Session, dst *Session, st *wire.Stanza, insert []byte) {
 	r.deliver(dst, st, s.full, insert)
 }
+
+// StanzaError is a stanza error of type t and condition c, with text as
+// its human-readable text unless empty; features return it from their
+// handlers.
+func StanzaError(t stanza.ErrorType, c stanza.Condition, text string) stanza.Error {
+	se := stanza.Error{Type: t, Condition: c}
+	if text != "" {
+		se.Text = map[string]string{"": text}
+	}
+	return se
+}
