@@ -73,9 +73,7 @@ func TestBlockedCaller(t *testing.T) {
 	requireClients(t)
 	t.Parallel()
 	s := startServer(t, serverOpts{Users: []user{alice, bob}})
-	ev := startClient(t, "blocking.py", append(connArgs(t, s.C2S, false),
-		"--alice", alice.JID, "--alice-password="+alice.Password,
-		"--bob", bob.JID, "--bob-password="+bob.Password, "--scenario", "online")...).Finish(t)
+	ev := startAliceBob(t, s, "blocking.py", "online").Finish(t)
 
 	wantRefused(t, ev, "alice", "propose-call-1", bob.JID, "service-unavailable", false)
 	wantRefused(t, ev, "alice", "chat-1", bob.JID, "service-unavailable", false)
@@ -118,10 +116,7 @@ func TestBlockedCallerOffline(t *testing.T) {
 	requireClients(t)
 	t.Parallel()
 	s := startServer(t, serverOpts{Users: []user{alice, bob, pushApp}})
-	c := startClient(t, "blocking.py", append(connArgs(t, s.C2S, false),
-		"--alice", alice.JID, "--alice-password="+alice.Password,
-		"--bob", bob.JID, "--bob-password="+bob.Password,
-		"--app", pushAppFull, "--app-password="+pushApp.Password, "--scenario", "offline")...)
+	c := startAliceBob(t, s, "blocking.py", "offline", "--app", pushAppFull, "--app-password="+pushApp.Password)
 	for n := 1; n <= 2; n++ {
 		waitFor(t, clientTimeout, func() bool { return count(c.Events(), "ready") >= n || !c.running() })
 		// bob is offline once only the app server and alice are bound.
@@ -137,13 +132,7 @@ func TestBlockedCallerOffline(t *testing.T) {
 	wantJMI(t, ev, "phone-later", "propose call-2")
 	jmiFrom(t, ev, "phone-later", "propose", "call-2", aliceDesk)
 
-	var pushes int
-	for _, e := range ev {
-		if e.Event == "push" {
-			pushes++
-		}
-	}
-	if pushes != 1 {
+	if pushes := count(ev, "push"); pushes != 1 {
 		t.Errorf("the app server got %d notifications, want 1 (for the call after the unblock)", pushes)
 	}
 	for name, want := range map[string]float64{
@@ -180,9 +169,7 @@ func TestBlockedPresence(t *testing.T) {
 	requireClients(t)
 	t.Parallel()
 	s := startServer(t, serverOpts{Users: []user{alice, bob}})
-	ev := startClient(t, "blocking.py", append(connArgs(t, s.C2S, false),
-		"--alice", alice.JID, "--alice-password="+alice.Password,
-		"--bob", bob.JID, "--bob-password="+bob.Password, "--scenario", "presence")...).Finish(t)
+	ev := startAliceBob(t, s, "blocking.py", "presence").Finish(t)
 
 	const aliceLaptop = "alice@localhost/laptop"
 	phase := ""

@@ -5,6 +5,28 @@ import (
 	"time"
 )
 
+// proposeToOffline runs call_restart.py's propose phase: alice calls
+// bob, who has no device online. Once the script reports the offer
+// stored, it returns the script (which waits for crashAndRestart) and
+// that moment.
+func proposeToOffline(t *testing.T, s *Server) (caller *Client, proposed time.Time) {
+	t.Helper()
+	caller = startClient(t, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "propose",
+		"--alice", alice.JID, "--alice-password="+alice.Password, "--bob", bob.JID)...)
+	caller.WaitEvent(t, Event{Event: "proposed"})
+	return caller, time.Now()
+}
+
+// crashAndRestart kills s with SIGKILL while the call rings, lets the
+// propose phase's caller end and starts s again on the same store.
+func crashAndRestart(t *testing.T, s *Server, caller *Client) {
+	t.Helper()
+	s.Kill9(t)
+	caller.Send(t, "go")
+	caller.Finish(t)
+	s.restart(t)
+}
+
 // TestCallTimeoutAcrossRestart: alice calls bob, who has no device
 // online, so the offer is stored (and would be followed by the ring
 // timer's missed-call retract). ringd is killed with SIGKILL while the
@@ -23,10 +45,7 @@ func TestCallTimeoutAcrossRestart(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			s := startServerWith(t, serverOpts{Users: []user{alice, bob}, Backend: backend}, "[jingle]\nring_timeout = \"4s\"")
-			caller := startClient(t, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "propose",
-				"--alice", alice.JID, "--alice-password="+alice.Password, "--bob", bob.JID)...)
-			caller.WaitEvent(t, Event{Event: "proposed"})
-			proposed := time.Now()
+			caller, proposed := proposeToOffline(t, s)
 			// The offer is stored and the call still rings: the timer has
 			// neither ended it nor stored its retract.
 			if got := s.Metric(t, "ringd_offline_stored_total"); got != 1 {
@@ -35,10 +54,7 @@ func TestCallTimeoutAcrossRestart(t *testing.T) {
 			if got := s.Metric(t, callOutcome); got != 0 {
 				t.Fatalf("%s = %v before the crash: the call ended already (the machine is too slow for a %v ring timeout)", callOutcome, got, ring)
 			}
-			s.Kill9(t)
-			caller.Send(t, "go")
-			caller.Finish(t)
-			s.restart(t)
+			crashAndRestart(t, s, caller)
 			// Past the ring timeout, with a margin for the clock of the
 			// stored offer.
 			waitFor(t, 2*ring, func() bool { return time.Since(proposed) > ring+100*time.Millisecond })
@@ -83,17 +99,11 @@ func TestCallRingsOutAcrossRestart(t *testing.T) {
 	// under -race, well inside the ring timeout.
 	const ring = 8 * time.Second
 	s := startServerWith(t, serverOpts{Users: []user{alice, bob}}, "[jingle]\nring_timeout = \"8s\"")
-	caller := startClient(t, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "propose",
-		"--alice", alice.JID, "--alice-password="+alice.Password, "--bob", bob.JID)...)
-	caller.WaitEvent(t, Event{Event: "proposed"})
-	proposed := time.Now()
+	caller, proposed := proposeToOffline(t, s)
 	if got := s.Metric(t, "ringd_offline_stored_total"); got != 1 {
 		t.Fatalf("ringd_offline_stored_total = %v before the crash, want 1 (the offer)", got)
 	}
-	s.Kill9(t)
-	caller.Send(t, "go")
-	caller.Finish(t)
-	s.restart(t)
+	crashAndRestart(t, s, caller)
 
 	c := startClientTimeout(t, 3*ring, "call_restart.py", append(connArgs(t, s.C2S, false), "--phase", "ring",
 		"--alice", alice.JID, "--alice-password="+alice.Password,

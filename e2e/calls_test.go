@@ -23,11 +23,18 @@ const (
 // startCall runs call_flow.py with one scenario against s.
 func startCall(t *testing.T, s *Server, scenario string, args ...string) *Client {
 	t.Helper()
+	return startAliceBob(t, s, "call_flow.py", scenario, args...)
+}
+
+// startAliceBob runs a script that drives both alice and bob
+// (call_flow.py, blocking.py) with one --scenario against s.
+func startAliceBob(t *testing.T, s *Server, script, scenario string, args ...string) *Client {
+	t.Helper()
 	args = append(append(connArgs(t, s.C2S, false),
 		"--alice", alice.JID, "--alice-password="+alice.Password,
 		"--bob", bob.JID, "--bob-password="+bob.Password,
 		"--scenario", scenario), args...)
-	return startClient(t, "call_flow.py", args...)
+	return startClient(t, script, args...)
 }
 
 // startServerWith is startServer with extra TOML appended to the config

@@ -69,21 +69,31 @@ func buildRingd(root, dir string) (string, error) {
 		return filepath.Abs(bin)
 	}
 	bin := filepath.Join(dir, "ringd")
-	args := []string{"build", "-o", bin}
-	if enabled(os.Getenv("RINGD_E2E_RACE")) {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/ringd")
-	build := exec.Command("go", args...)
-	build.Dir = root
 	start := time.Now()
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	if err := goBuild(root, bin, "./cmd/ringd"); err != nil {
+		return "", err
 	}
 	if testing.Verbose() {
 		fmt.Printf("e2e: built ringd in %v\n", time.Since(start).Round(time.Millisecond))
 	}
 	return bin, nil
+}
+
+// goBuild builds the package pkg of the module at root into bin, with the
+// race detector when RINGD_E2E_RACE is set, so that every binary under
+// test is built alike.
+func goBuild(root, bin, pkg string) error {
+	args := []string{"build", "-o", bin}
+	if enabled(os.Getenv("RINGD_E2E_RACE")) {
+		args = append(args, "-race")
+	}
+	args = append(args, pkg)
+	build := exec.Command("go", args...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // moduleRoot is the directory holding ringd's go.mod.

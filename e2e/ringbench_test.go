@@ -141,14 +141,8 @@ func buildRingbench(t *testing.T) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "ringbench")
-	args := []string{"build", "-o", bin}
-	if enabled(os.Getenv("RINGD_E2E_RACE")) {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "./cmd/ringbench")...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ringbench: %v\n%s", err, out)
+	if err := goBuild(root, bin, "./cmd/ringbench"); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

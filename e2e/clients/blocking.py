@@ -62,6 +62,7 @@ import sys
 import call_lib
 import common
 from push_app import AppServer
+from subscribe import handshake
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -234,17 +235,6 @@ async def offline(events, args, clients):
     stdin.close()
 
 
-async def subscribe(events, user, contact):
-    """user subscribes to contact's presence, and contact approves."""
-    mark = events.mark()
-    user.send_presence_subscription(pto=contact.boundjid.bare, ptype="subscribe")
-    await events.expect({"event": "presence", "client": contact.label, "type": "subscribe",
-                         "from": user.boundjid.bare}, since=mark)
-    contact.send_presence_subscription(pto=user.boundjid.bare, ptype="subscribed")
-    await events.expect({"event": "presence", "client": user.label, "type": "subscribed",
-                         "from": contact.boundjid.bare}, since=mark)
-
-
 async def set_status(events, client, status, seen_by=()):
     """Broadcasts available presence with status and waits until it came
     back to client and reached every client of seen_by."""
@@ -260,8 +250,8 @@ async def presence(events, args, clients):
     phone = Device(events, args, "phone", args.bob + "/phone", args.bob_password)
     clients.extend([alice, phone])
     await call_lib.connect_all([alice, phone])
-    await subscribe(events, alice, phone)
-    await subscribe(events, phone, alice)
+    await handshake(events, alice, phone)
+    await handshake(events, phone, alice)
     await set_status(events, alice, "alice before", seen_by=[phone])
     await set_status(events, phone, "phone before", seen_by=[alice])
 
