@@ -97,6 +97,10 @@ type verdict struct {
 	beaten  *stop  // the call this one beat (glare)
 }
 
+// ringing reports whether the offer is a new call with nothing to settle
+// first: it rings as it is.
+func (v verdict) ringing() bool { return !v.dup && !v.refused && v.lostTo == "" && v.beaten == nil }
+
 // propose rings every available resource of the callee (any priority)
 // when the offer is for a bare JID; see the package documentation.
 func (h *Handler) propose(ctx context.Context, m *msg) bool {
@@ -105,11 +109,21 @@ func (h *Handler) propose(ctx context.Context, m *msg) bool {
 		ring = h.ringSet(m.to.Bare, nil, m.s)
 	}
 	key := callKey{m.s.BareString(), m.sid}
+	var sent []byte // the offer as queued, when queued under the lock
 	if m.track {
 		now := time.Now()
 		h.mu.Lock()
 		v := h.offerLocked(m, now)
 		h.rearmLocked(now)
+		if v.ringing() && !m.toFull && len(ring) > 0 {
+			// Queue the offer before anyone can see the call: a glare
+			// check by the callee's own offer takes this lock, so the
+			// retract it may send follows the propose on every device.
+			sent = h.queueAll(m, ring)
+			if c := h.reg.get(key); c != nil {
+				c.reached = append(c.reached, ring...)
+			}
+		}
 		h.mu.Unlock()
 		switch {
 		case v.dup:
@@ -144,14 +158,11 @@ func (h *Handler) propose(ctx context.Context, m *msg) bool {
 		}
 		return false // offline storage, and push, through the router
 	}
-	h.deliverAll(ctx, m, ring)
-	if m.track {
-		h.mu.Lock()
-		if c := h.reg.get(key); c != nil {
-			c.reached = append(c.reached, ring...)
-		}
-		h.mu.Unlock()
+	if sent != nil {
+		h.observe(ctx, m, sent, ring)
+		return true
 	}
+	h.deliverAll(ctx, m, ring)
 	return true
 }
 
@@ -386,12 +397,23 @@ func (h *Handler) ringSet(bare string, reached []*router.Session, except *router
 // stanza-id assigned by the addressed account) and tells the observers the
 // router would have told.
 func (h *Handler) deliverAll(ctx context.Context, m *msg, targets []*router.Session) {
+	h.observe(ctx, m, h.queueAll(m, targets), targets)
+}
+
+// queueAll queues the message for targets (Send never blocks) and returns
+// it as queued.
+func (h *Handler) queueAll(m *msg, targets []*router.Session) []byte {
 	var idbuf [96]byte
 	insert := appendStanzaID(idbuf[:0], h.router.NewID(), m.to.Bare)
 	raw := appendDelivered(make([]byte, 0, len(m.st.Raw)+len(insert)+64), m.st, m.s.FullString(), insert)
 	for _, t := range targets {
 		h.router.Send(t, raw)
 	}
+	return raw
+}
+
+// observe tells the router's message observers where raw went.
+func (h *Handler) observe(ctx context.Context, m *msg, raw []byte, targets []*router.Session) {
 	for _, o := range h.observers {
 		o.MessageRouted(ctx, m.s, m.st, m.to, raw, targets)
 	}
